@@ -1,0 +1,53 @@
+"""Settings of django-ticketoffice, each read lazily with its default.
+
+Every setting is spelt ``TICKETOFFICE_<NAME>`` in the project's settings and
+read on access, so ``override_settings`` and late configuration work.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # (dotted path, args, kwargs) of the callable that makes secrets. The 0.2 format.
+    # 16 random bytes from ``secrets``: 128 bits, 22 URL-safe characters.
+    "PASSWORD_GENERATOR": ("secrets.token_urlsafe", [16], {}),
+    # Signing keys. ``None`` means Django's SECRET_KEY and SECRET_KEY_FALLBACKS.
+    "SECRET_KEY": None,
+    "SECRET_KEY_FALLBACKS": [],
+    # Query-string parameter that carries a signed token.
+    "TOKEN_PARAMETER": "ticket",
+    # Move the credential into the session and redirect to a clean URL.
+    "REDIRECT": True,
+    # Django cache alias for the used/revoked stamps.
+    "CACHE": "default",
+    "CACHE_KEY_PREFIX": "ticketoffice:",
+    # "db": fall back to the database while the cache is down; "closed": refuse (503).
+    "CACHE_FAILURE": "db",
+    # Seconds the circuit breaker keeps a failed cache out of the request path.
+    "CACHE_RETRY_INTERVAL": 5.0,
+    # Seconds a stamp lives for a ticket without expiry (30 days).
+    "STAMP_TTL": 30 * 24 * 3600,
+    # Seconds a fast Redis claim lives while a stamped view runs.
+    "CLAIM_TTL": 60,
+    # Absolute base for one-link URLs, e.g. "https://example.com".
+    "BASE_URL": None,
+    # {"place:purpose": "url-name"}: where the admin and commands point new tickets.
+    "URLS": {},
+    # Dotted path of ``handler(request, error) -> HttpResponse`` for refusals.
+    "REFUSAL_HANDLER": None,
+}
+
+
+class TicketOfficeSettings:
+    """Attribute access to the ``TICKETOFFICE_*`` settings, with defaults."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"Unknown django-ticketoffice setting {name!r}")
+        return getattr(settings, f"TICKETOFFICE_{name}", DEFAULTS[name])
+
+
+app_settings = TicketOfficeSettings()

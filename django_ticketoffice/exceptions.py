@@ -1,0 +1,66 @@
+"""Exceptions raised when a ticket is refused.
+
+All derive from :class:`TicketError`, so ``except TicketError`` catches every
+refusal. ``reason`` is a stable code for templates and signals; ``genuine``
+tells whether the credential was proven to come from us (a valid signature or
+password), in which case the exact reason may be shown to the visitor.
+"""
+
+from __future__ import annotations
+
+
+class TicketError(Exception):
+    """Base class of every refusal."""
+
+    reason = "invalid"
+    status_code = 403
+    default_message = "The ticket was refused."
+
+    def __init__(self, message: str | None = None, *, genuine: bool = False) -> None:
+        self.message = message or self.default_message
+        self.genuine = genuine
+        super().__init__(self.message)
+
+
+class NoTicketError(TicketError):
+    """No ticket provided."""
+
+    reason = "missing"
+    status_code = 401
+    default_message = "No ticket was provided."
+
+
+class CredentialsError(TicketError):
+    """No ticket matches the credentials (uuid, secret, place and purpose)."""
+
+    reason = "invalid"
+    default_message = "The ticket credentials are invalid."
+
+
+class TicketExpiredError(TicketError):
+    """Ticket found, but expired."""
+
+    reason = "expired"
+    default_message = "The ticket has expired."
+
+
+class TicketUsedError(TicketError):
+    """Ticket found, but was already used."""
+
+    reason = "used"
+    default_message = "The ticket has already been used."
+
+
+class TicketRevokedError(TicketError):
+    """Ticket found, but was revoked."""
+
+    reason = "revoked"
+    default_message = "The ticket has been revoked."
+
+
+class TicketServiceUnavailable(TicketError):
+    """The stamp cache is down and TICKETOFFICE_CACHE_FAILURE is "closed"."""
+
+    reason = "unavailable"
+    status_code = 503
+    default_message = "Tickets cannot be checked right now. Please try again later."

@@ -1,0 +1,352 @@
+"""The ticket model: the source of truth for every one-shot credential."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from django.contrib.auth.hashers import make_password
+from django.db import models, transaction
+from django.db.models import Case, Q, Value, When
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from . import hashers
+from .conf import app_settings
+from .exceptions import (
+    CredentialsError,
+    TicketError,
+    TicketExpiredError,
+    TicketRevokedError,
+    TicketUsedError,
+)
+from .signals import ticket_issued, ticket_revoked, ticket_used
+from .stamps import REVOKED, USED, get_store
+from .utils import import_member
+
+STATUS_VALID = "valid"
+STATUS_USED = "used"
+STATUS_EXPIRED = "expired"
+STATUS_REVOKED = "revoked"
+
+
+def unusable_password() -> str:
+    """Default secret of a ticket: nothing authenticates against it."""
+    return make_password(None)
+
+
+def _valid_q(now: datetime) -> Q:
+    return (
+        Q(usage_datetime__isnull=True, revocation_datetime__isnull=True)
+        & (Q(expiry_datetime__isnull=True) | Q(expiry_datetime__gte=now))
+    )
+
+
+def refusal_for(ticket: Ticket, *, genuine: bool = True) -> TicketError | None:
+    """Return the exception that refuses ``ticket`` in its current state, if any."""
+    if ticket.revocation_datetime is not None:
+        return TicketRevokedError("The ticket has been revoked.", genuine=genuine)
+    if ticket.usage_datetime is not None:
+        return TicketUsedError("The ticket has already been used.", genuine=genuine)
+    if ticket.expired:
+        return TicketExpiredError("The ticket has expired.", genuine=genuine)
+    return None
+
+
+class TicketQuerySet(models.QuerySet["Ticket"]):
+    """Querysets of tickets, filtered by state."""
+
+    def valid(self) -> TicketQuerySet:
+        """Tickets that are neither used, revoked nor expired."""
+        return self.filter(_valid_q(timezone.now()))
+
+    def used(self) -> TicketQuerySet:
+        """Tickets that were used."""
+        return self.filter(usage_datetime__isnull=False)
+
+    def expired(self) -> TicketQuerySet:
+        """Tickets whose expiry has passed."""
+        return self.filter(expiry_datetime__lt=timezone.now())
+
+    def revoked(self) -> TicketQuerySet:
+        """Tickets that were revoked."""
+        return self.filter(revocation_datetime__isnull=False)
+
+    def with_status(self) -> TicketQuerySet:
+        """Annotate ``status``: "revoked", "used", "expired" or "valid", in SQL."""
+        return self.annotate(
+            status=Case(
+                When(revocation_datetime__isnull=False, then=Value(STATUS_REVOKED)),
+                When(usage_datetime__isnull=False, then=Value(STATUS_USED)),
+                When(expiry_datetime__lt=timezone.now(), then=Value(STATUS_EXPIRED)),
+                default=Value(STATUS_VALID),
+                output_field=models.CharField(),
+            )
+        )
+
+    def revoke(self, *, request: HttpRequest | None = None, batch_size: int = 1000) -> int:
+        """Revoke every ticket of this queryset that is not used or revoked yet.
+
+        Stamps the database at once and the stamp cache after commit. Returns
+        the number of tickets revoked by this call.
+        """
+        revocable = self.filter(usage_datetime__isnull=True, revocation_datetime__isnull=True)
+        total = 0
+        while True:
+            with transaction.atomic():
+                # Lock the batch so that the uuids we stamp are exactly the rows we update.
+                batch = list(
+                    revocable.order_by("pk")
+                    .select_for_update()
+                    .values_list("pk", "uuid", "expiry_datetime")[:batch_size]
+                )
+                if not batch:
+                    break
+                now = timezone.now()
+                count = Ticket.objects.filter(
+                    pk__in=[row[0] for row in batch],
+                    usage_datetime__isnull=True,
+                    revocation_datetime__isnull=True,
+                ).update(revocation_datetime=now)
+                stamped = [(row[1], row[2]) for row in batch]
+                transaction.on_commit(lambda s=stamped: _after_revoke(s, request))  # type: ignore[misc]
+                total += count
+            if len(batch) < batch_size:
+                break
+        return total
+
+
+def _after_revoke(
+    tickets: list[tuple[uuid.UUID, datetime | None]], request: HttpRequest | None
+) -> None:
+    get_store().stamp_many(tickets, REVOKED)
+    ticket_revoked.send(sender=Ticket, tickets=[u for u, _ in tickets], request=request)
+
+
+class TicketManager(models.Manager["Ticket"]):
+    """Manager of tickets: issue them and authenticate credentials (0.2 API)."""
+
+    def get_queryset(self) -> TicketQuerySet:
+        return TicketQuerySet(self.model, using=self._db)
+
+    def valid(self) -> TicketQuerySet:
+        return self.get_queryset().valid()
+
+    def used(self) -> TicketQuerySet:
+        return self.get_queryset().used()
+
+    def expired(self) -> TicketQuerySet:
+        return self.get_queryset().expired()
+
+    def revoked(self) -> TicketQuerySet:
+        return self.get_queryset().revoked()
+
+    def with_status(self) -> TicketQuerySet:
+        return self.get_queryset().with_status()
+
+    def issue(
+        self,
+        place: str = "",
+        purpose: str = "",
+        *,
+        data: Any = None,
+        expiry_datetime: datetime | None = None,
+        lifetime: timedelta | None = None,
+    ) -> tuple[Ticket, str]:
+        """Create a ticket with a generated secret, and return it with its token.
+
+        The clear secret exists only inside the returned token: keep the token,
+        it cannot be recovered later. ``lifetime`` is an alternative to
+        ``expiry_datetime``, counted from now.
+        """
+        if expiry_datetime is not None and lifetime is not None:
+            raise ValueError("Pass expiry_datetime or lifetime, not both.")
+        if lifetime is not None:
+            if lifetime <= timedelta(0):
+                raise ValueError("The lifetime must be positive.")
+            expiry_datetime = timezone.now() + lifetime
+        ticket = self.model(
+            place=place,
+            purpose=purpose,
+            data={} if data is None else data,
+            expiry_datetime=expiry_datetime,
+        )
+        password = ticket.generate_password()
+        ticket.save(using=self._db)
+        from .tokens import make_token
+
+        token = make_token(ticket, password)
+        transaction.on_commit(lambda: ticket_issued.send(sender=self.model, ticket=ticket))
+        return ticket, token
+
+    def authenticate(
+        self, uuid: Any, password: Any, place: str = "", purpose: str = ""
+    ) -> Ticket:
+        """Return the valid ticket matching the credentials, or raise a TicketError.
+
+        This is the 0.2 API. It runs the same checks as the decorators.
+        """
+        from .verification import verify_password
+
+        return verify_password(uuid, password, place, purpose)
+
+
+class Ticket(models.Model):
+    """Tickets are generic one-shot credentials."""
+
+    uuid = models.UUIDField(_("uuid"), default=uuid.uuid4, unique=True, editable=False)
+    place = models.CharField(
+        _("place"),
+        max_length=50,
+        blank=True,
+        db_index=True,
+        help_text=_("Where the ticket is to be used."),
+    )
+    purpose = models.CharField(
+        _("purpose"),
+        max_length=50,
+        blank=True,
+        db_index=True,
+        help_text=_("What the ticket grants access to."),
+    )
+    password = models.CharField(_("password hash"), max_length=255, default=unusable_password)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+    creation_datetime = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    expiry_datetime = models.DateTimeField(_("expires"), null=True, blank=True, db_index=True)
+    usage_datetime = models.DateTimeField(_("used"), null=True, blank=True, db_index=True)
+    revocation_datetime = models.DateTimeField(_("revoked"), null=True, blank=True, db_index=True)
+
+    objects: ClassVar[TicketManager] = TicketManager()
+
+    class Meta:
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
+        permissions = [("revoke_ticket", _("Can revoke ticket"))]
+
+    def __str__(self) -> str:
+        label = "/".join(part for part in (self.place, self.purpose) if part) or "ticket"
+        return f"{label} {self.uuid}"
+
+    # Secrets -----------------------------------------------------------
+
+    def set_password(self, clear_password: str | None) -> None:
+        """Hash and set a password chosen by a person. Does not save.
+
+        Such passwords may be weak, so they go through Django's configured
+        password hashers. Generated secrets use :meth:`generate_password`.
+        """
+        self.password = make_password(clear_password)
+
+    def generate_password(self) -> str:
+        """Set a fresh random secret and return it in clear. Does not save.
+
+        The generator is ``TICKETOFFICE_PASSWORD_GENERATOR``; the secret is
+        stored with a fast hash, which is safe for high-entropy secrets.
+        """
+        path, args, kwargs = app_settings.PASSWORD_GENERATOR
+        clear_password = import_member(path)(*args, **kwargs)
+        self.password = hashers.hash_secret(clear_password)
+        return str(clear_password)
+
+    def check_password(self, clear_password: str | None) -> bool:
+        """Tell whether ``clear_password`` is this ticket's secret."""
+        return hashers.check_secret(clear_password, self.password)
+
+    authenticate = check_password
+
+    # State ---------------------------------------------------------------
+
+    @property
+    def used(self) -> bool:
+        """True once the ticket was used."""
+        return self.usage_datetime is not None
+
+    @property
+    def expired(self) -> bool:
+        """True once the expiry has passed (a ticket without expiry never expires)."""
+        return self.expiry_datetime is not None and self.expiry_datetime < timezone.now()
+
+    @property
+    def revoked(self) -> bool:
+        """True once the ticket was revoked."""
+        return self.revocation_datetime is not None
+
+    @property
+    def status(self) -> str:
+        """One of "revoked", "used", "expired" and "valid"."""
+        if self.revoked:
+            return STATUS_REVOKED
+        if self.used:
+            return STATUS_USED
+        if self.expired:
+            return STATUS_EXPIRED
+        return STATUS_VALID
+
+    def is_valid(self) -> bool:
+        """Return True if the ticket is neither used, revoked nor expired."""
+        return not (self.used or self.expired or self.revoked)
+
+    def is_appropriate(self, place: str, purpose: str) -> bool:
+        """Tell whether the ticket grants ``purpose`` at ``place``.
+
+        >>> Ticket(place='library', purpose='read').is_appropriate('library', 'read')
+        True
+        >>> Ticket(place='library', purpose='read').is_appropriate('library', 'shout')
+        False
+        """
+        return (place, purpose) == (self.place, self.purpose)
+
+    # Transitions -----------------------------------------------------------
+
+    def use(self, *, request: HttpRequest | None = None) -> None:
+        """Stamp the ticket as used, atomically: at most one caller ever succeeds.
+
+        A conditional UPDATE claims the row; the loser of a race gets the
+        matching exception. The stamp cache and ``ticket_used`` follow the commit.
+        """
+        self._claim()
+        transaction.on_commit(lambda: self._after_use(request))
+
+    def revoke(self, *, request: HttpRequest | None = None) -> bool:
+        """Stamp the ticket as revoked. Returns False if it was already used or revoked."""
+        now = timezone.now()
+        updated = Ticket.objects.filter(
+            pk=self.pk, usage_datetime__isnull=True, revocation_datetime__isnull=True
+        ).update(revocation_datetime=now)
+        if not updated:
+            return False
+        self.revocation_datetime = now
+        stamped = [(self.uuid, self.expiry_datetime)]
+        transaction.on_commit(lambda: _after_revoke(stamped, request))
+        return True
+
+    def _claim(self) -> datetime:
+        now = timezone.now()
+        updated = Ticket.objects.filter(Q(pk=self.pk) & _valid_q(now)).update(usage_datetime=now)
+        if updated:
+            self.usage_datetime = now
+            return now
+        current = Ticket.objects.filter(pk=self.pk).first()
+        if current is None:
+            raise CredentialsError("The ticket no longer exists.")
+        self.usage_datetime = current.usage_datetime
+        self.revocation_datetime = current.revocation_datetime
+        self.expiry_datetime = current.expiry_datetime
+        error = refusal_for(current)
+        if error is None:  # pragma: no cover - only if the clock went backwards
+            error = TicketUsedError("The ticket could not be claimed.", genuine=True)
+        if isinstance(error, (TicketUsedError, TicketRevokedError)):
+            state = USED if isinstance(error, TicketUsedError) else REVOKED
+            get_store().stamp(self.uuid, state, self.expiry_datetime)
+        raise error
+
+    def _release(self, claimed_at: datetime) -> None:
+        # Only undo our own claim: the WHERE makes a stale release a no-op.
+        Ticket.objects.filter(pk=self.pk, usage_datetime=claimed_at).update(usage_datetime=None)
+        self.usage_datetime = None
+
+    def _after_use(self, request: HttpRequest | None, *, release_claim: bool = False) -> None:
+        get_store().stamp(self.uuid, USED, self.expiry_datetime, release_claim=release_claim)
+        ticket_used.send(sender=Ticket, ticket=self, request=request)

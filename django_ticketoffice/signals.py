@@ -1,0 +1,22 @@
+"""Signals about the life of tickets. None of them ever carries a secret.
+
+All are sent after the database transaction that caused them commits.
+
+``ticket_issued(sender=Ticket, ticket)``
+    A ticket was created by :meth:`TicketManager.issue`.
+``ticket_used(sender=Ticket, ticket, request)``
+    A ticket was consumed (``request`` is None outside a view).
+``ticket_revoked(sender=Ticket, tickets, request)``
+    Tickets were revoked; ``tickets`` is a list of their uuids.
+``ticket_refused(sender=Ticket, reason, error, uuid, place, purpose, request)``
+    A request presenting a ticket was refused; ``uuid`` is None when unknown.
+"""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+ticket_issued = Signal()
+ticket_used = Signal()
+ticket_revoked = Signal()
+ticket_refused = Signal()

@@ -1,0 +1,268 @@
+"""The stamp store: a cache of "used" and "revoked" stamps in front of the database.
+
+The database is the source of truth. The store may only ever say *refuse*:
+a miss, an evicted key or an unreachable cache falls through to the database.
+
+With django-redis behind ``TICKETOFFICE_CACHE`` the store talks to the raw
+redis-py client of the primary (never a replica, so a fresh stamp is always
+seen): one ``GET`` per check, ``SET NX`` with a TTL per stamp. With any other
+Django cache backend it uses the portable cache API.
+
+Key layout (``{uuid}`` keeps every key of a ticket in one Redis Cluster slot)::
+
+    <prefix>{<uuid>}          b"used" or b"revoked"
+    <prefix>{<uuid>}:claim    b"1" while a stamped view runs
+
+A circuit breaker keeps a failing cache out of the request path for
+``TICKETOFFICE_CACHE_RETRY_INTERVAL`` seconds and logs one warning per
+interval, so a dead Redis costs neither its socket timeout on every request
+nor a flood of log lines.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.core.cache import caches
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.utils import timezone
+
+from .conf import app_settings
+from .exceptions import TicketServiceUnavailable
+
+logger = logging.getLogger("django_ticketoffice.stamps")
+
+USED = "used"
+REVOKED = "revoked"
+
+
+class StampStore:
+    """Used/revoked stamps in a Django cache, behind a circuit breaker."""
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+        self.prefix: str = app_settings.CACHE_KEY_PREFIX
+        self.failure_policy: str = app_settings.CACHE_FAILURE
+        self.retry_interval = float(app_settings.CACHE_RETRY_INTERVAL)
+        self._down_until = 0.0
+        self._lock = threading.Lock()
+
+    # Keys --------------------------------------------------------------
+
+    def key(self, ticket_uuid: uuid.UUID) -> str:
+        """Return the stamp key of a ticket."""
+        return f"{self.prefix}{{{ticket_uuid}}}"
+
+    def claim_key(self, ticket_uuid: uuid.UUID) -> str:
+        """Return the claim key of a ticket (same Redis Cluster slot as its stamp)."""
+        return f"{self.prefix}{{{ticket_uuid}}}:claim"
+
+    # Circuit breaker ---------------------------------------------------
+
+    @property
+    def available(self) -> bool:
+        """False while the breaker keeps the cache out of the request path."""
+        return time.monotonic() >= self._down_until
+
+    def _failed(self, operation: str, error: BaseException) -> None:
+        with self._lock:
+            first = time.monotonic() >= self._down_until
+            self._down_until = time.monotonic() + self.retry_interval
+        if first:
+            logger.warning(
+                "Ticket stamp cache %r failed during %s (%s: %s). The database decides "
+                "alone for the next %.0f s.",
+                self.alias,
+                operation,
+                type(error).__name__,
+                error,
+                self.retry_interval,
+            )
+
+    def _unavailable(self) -> None:
+        if self.failure_policy == "closed":
+            raise TicketServiceUnavailable()
+
+    # Public API --------------------------------------------------------
+
+    def lookup(self, ticket_uuid: uuid.UUID) -> str | None:
+        """Return ``"used"``, ``"revoked"`` or ``None`` (unknown: ask the database).
+
+        Raises :class:`TicketServiceUnavailable` when the cache is down and the
+        failure policy is ``"closed"``.
+        """
+        if not self.available:
+            self._unavailable()
+            return None
+        try:
+            value = self._get(self.key(ticket_uuid))
+        except Exception as error:
+            self._failed("lookup", error)
+            self._unavailable()
+            return None
+        if value is None:
+            return None
+        if isinstance(value, bytes):
+            value = value.decode("ascii", "replace")
+        return value if value in (USED, REVOKED) else None
+
+    def stamp(
+        self,
+        ticket_uuid: uuid.UUID,
+        state: str,
+        expiry: datetime | None,
+        *,
+        release_claim: bool = False,
+    ) -> None:
+        """Record that a ticket is used or revoked. Failures are logged, never raised.
+
+        ``release_claim`` also drops the ticket's claim, in the same round trip.
+        """
+        self.stamp_many([(ticket_uuid, expiry)], state, release_claims=release_claim)
+
+    def stamp_many(
+        self,
+        tickets: Iterable[tuple[uuid.UUID, datetime | None]],
+        state: str,
+        *,
+        release_claims: bool = False,
+    ) -> None:
+        """Record the same state for many tickets, in one round trip where possible."""
+        if state not in (USED, REVOKED):
+            raise ValueError(f"Unknown stamp {state!r}")
+        tickets = list(tickets)
+        items = [(self.key(u), self.ttl(expiry)) for u, expiry in tickets]
+        if not items or not self.available:
+            return
+        released = [self.claim_key(u) for u, _ in tickets] if release_claims else []
+        try:
+            self._set_many(items, state, released)
+        except Exception as error:
+            self._failed("stamp", error)
+
+    def claim(self, ticket_uuid: uuid.UUID) -> bool | None:
+        """Try to take the fast first-writer-wins claim on a ticket.
+
+        Returns True (taken), False (another request holds it) or None (the
+        cache cannot tell; the database claim decides alone).
+        """
+        if not self.available:
+            return None
+        try:
+            return self._add(self.claim_key(ticket_uuid), int(app_settings.CLAIM_TTL))
+        except Exception as error:
+            self._failed("claim", error)
+            return None
+
+    def release(self, ticket_uuid: uuid.UUID) -> None:
+        """Drop a claim taken by :meth:`claim`."""
+        if not self.available:
+            return
+        try:
+            self._delete(self.claim_key(ticket_uuid))
+        except Exception as error:
+            self._failed("release", error)
+
+    def ttl(self, expiry: datetime | None) -> int:
+        """Seconds a stamp must live: the ticket's remaining lifetime, or STAMP_TTL."""
+        if expiry is None:
+            return max(1, int(app_settings.STAMP_TTL))
+        remaining = (expiry - timezone.now()).total_seconds()
+        # One extra second covers the rounding of the signed expiry.
+        return max(1, int(remaining) + 1)
+
+    # Backend primitives --------------------------------------------------
+
+    def _get(self, key: str) -> Any:
+        return caches[self.alias].get(key, version=0)
+
+    def _set_many(self, items: list[tuple[str, int]], state: str, released: list[str]) -> None:
+        cache = caches[self.alias]
+        for key, ttl in items:
+            cache.add(key, state, timeout=ttl, version=0)
+        if released:
+            cache.delete_many(released, version=0)
+
+    def _add(self, key: str, ttl: int) -> bool:
+        return bool(caches[self.alias].add(key, "1", timeout=ttl, version=0))
+
+    def _delete(self, key: str) -> None:
+        caches[self.alias].delete(key, version=0)
+
+
+class RedisStampStore(StampStore):
+    """Stamps in Redis through django-redis's raw client: plain bytes, no pickle."""
+
+    def _client(self) -> Any:
+        from django_redis import get_redis_connection
+
+        # write=True: the primary. A replica may not have the fresh stamp yet.
+        return get_redis_connection(self.alias, write=True)
+
+    def _get(self, key: str) -> Any:
+        return self._client().get(key)
+
+    def _set_many(self, items: list[tuple[str, int]], state: str, released: list[str]) -> None:
+        value = state.encode("ascii")
+        client = self._client()
+        if len(items) == 1 and not released:
+            key, ttl = items[0]
+            client.set(key, value, ex=ttl, nx=True)
+            return
+        pipe = client.pipeline(transaction=False)
+        for key, ttl in items:
+            pipe.set(key, value, ex=ttl, nx=True)
+        if released:
+            pipe.delete(*released)
+        pipe.execute()
+
+    def _add(self, key: str, ttl: int) -> bool:
+        return bool(self._client().set(key, b"1", ex=ttl, nx=True))
+
+    def _delete(self, key: str) -> None:
+        self._client().delete(key)
+
+
+_stores: dict[str, StampStore] = {}
+_stores_lock = threading.Lock()
+
+
+def _is_django_redis(alias: str) -> bool:
+    try:
+        from django_redis.cache import RedisCache
+    except ImportError:
+        return False
+    return isinstance(caches[alias], RedisCache)
+
+
+def get_store() -> StampStore:
+    """Return the stamp store of ``TICKETOFFICE_CACHE``, built once per process."""
+    alias = app_settings.CACHE
+    store = _stores.get(alias)
+    if store is None:
+        with _stores_lock:
+            store = _stores.get(alias)
+            if store is None:
+                redis = _is_django_redis(alias)
+                store = (RedisStampStore if redis else StampStore)(alias)
+                _stores[alias] = store
+    return store
+
+
+def reset_stores() -> None:
+    """Forget the stores and their breaker state (tests, settings changes)."""
+    with _stores_lock:
+        _stores.clear()
+
+
+@receiver(setting_changed)
+def _reset_on_setting_change(*, setting: str, **kwargs: object) -> None:
+    if setting == "CACHES" or setting.startswith("TICKETOFFICE_"):
+        reset_stores()

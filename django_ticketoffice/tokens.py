@@ -1,0 +1,164 @@
+"""Signed one-link tokens.
+
+A token packs the ticket's uuid, its expiry and its secret into a few bytes
+and signs them with :mod:`itsdangerous`. The salt binds a token to one place
+and purpose, so a token minted for one use is a forgery everywhere else.
+Everything here is pure computation: reading a token does no I/O.
+
+Layout of the signed payload (base64url, no padding)::
+
+    flags (1 byte) | uuid (16 bytes) | expiry, Unix seconds or 0 (4 bytes) | secret
+
+When the secret is URL-safe base64 of whole bytes (the default generator's
+output) it is stored as those bytes, which keeps a default token at 94
+characters.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import hashlib
+import struct
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from itsdangerous import BadSignature, Signer
+
+from .conf import app_settings
+from .exceptions import CredentialsError, TicketExpiredError
+
+if TYPE_CHECKING:
+    from .models import Ticket
+
+VERSION = 1
+FLAG_RAW_SECRET = 0x01
+_HEADER = struct.Struct(">B16sI")
+# A default token is 94 characters. Anything far longer is garbage or an
+# attack; refuse it before spending a HMAC on it.
+MAX_TOKEN_LENGTH = 256
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What a visitor presents: the ticket's uuid and secret.
+
+    ``signed`` is true when they came from a token whose signature we checked.
+    """
+
+    uuid: uuid.UUID
+    secret: str
+    expiry: datetime | None = None
+    signed: bool = False
+
+
+def _salt(place: str, purpose: str) -> str:
+    # Length-prefixed so that ("a:b", "c") and ("a", "b:c") never share a salt.
+    return f"django_ticketoffice.token:{len(place)}:{place}:{purpose}"
+
+
+def _keys() -> list[str]:
+    secret_key = app_settings.SECRET_KEY
+    if secret_key:
+        fallbacks = list(app_settings.SECRET_KEY_FALLBACKS)
+    else:
+        secret_key = settings.SECRET_KEY
+        fallbacks = list(getattr(settings, "SECRET_KEY_FALLBACKS", []))
+    # itsdangerous signs with the last key and tries the others newest first.
+    return [*reversed(fallbacks), secret_key]
+
+
+@functools.lru_cache(maxsize=256)
+def _signer(place: str, purpose: str) -> Signer:
+    return Signer(
+        _keys(),
+        salt=_salt(place, purpose),
+        key_derivation="hmac",
+        digest_method=hashlib.sha256,
+    )
+
+
+@receiver(setting_changed)
+def _reset_signers(*, setting: str, **kwargs: object) -> None:
+    if setting in {"SECRET_KEY", "SECRET_KEY_FALLBACKS"} or setting.startswith("TICKETOFFICE_"):
+        _signer.cache_clear()
+
+
+def _b64encode(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def _b64decode(data: bytes) -> bytes:
+    return base64.urlsafe_b64decode(data + b"=" * (-len(data) % 4))
+
+
+def _pack_secret(secret: str) -> tuple[int, bytes]:
+    encoded = secret.encode()
+    try:
+        raw = _b64decode(encoded)
+    except (binascii.Error, ValueError):
+        return 0, encoded
+    if raw and _b64encode(raw) == encoded:
+        return FLAG_RAW_SECRET, raw
+    return 0, encoded
+
+
+def make_token(ticket: Ticket, password: str) -> str:
+    """Return the signed token for ``ticket`` whose clear secret is ``password``.
+
+    The token is bound to the ticket's place and purpose, and carries its
+    expiry so that an expired token is refused without any I/O.
+    """
+    expiry = ticket.expiry_datetime
+    timestamp = int(expiry.timestamp()) if expiry is not None else 0
+    if not 0 <= timestamp < 2**32:
+        raise ValueError("The ticket's expiry cannot be encoded in a token.")
+    flags, secret = _pack_secret(password)
+    payload = _HEADER.pack(VERSION << 4 | flags, ticket.uuid.bytes, timestamp) + secret
+    return _signer(ticket.place, ticket.purpose).sign(_b64encode(payload)).decode("ascii")
+
+
+def read_token(token: str, place: str = "", purpose: str = "") -> Credentials:
+    """Check a token's signature and signed expiry, and return its credentials.
+
+    Raises :class:`CredentialsError` for a malformed, tampered or foreign
+    token (one minted for another place or purpose), and
+    :class:`TicketExpiredError` once the signed expiry has passed.
+    """
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        raise CredentialsError("Malformed ticket token.")
+    try:
+        value = _signer(place, purpose).unsign(token.encode("ascii"))
+        payload = _b64decode(value)
+    except UnicodeEncodeError:
+        raise CredentialsError("Malformed ticket token.") from None
+    except BadSignature:
+        raise CredentialsError("Invalid ticket token.") from None
+    except (binascii.Error, ValueError):
+        # Signed by us but undecodable: only possible with a broken minting.
+        raise CredentialsError("Malformed ticket token.") from None
+    if len(payload) <= _HEADER.size:
+        raise CredentialsError("Malformed ticket token.")
+    flags, uuid_bytes, timestamp = _HEADER.unpack_from(payload)
+    if flags >> 4 != VERSION:
+        raise CredentialsError("Unsupported ticket token version.")
+    secret_bytes = payload[_HEADER.size :]
+    if flags & FLAG_RAW_SECRET:
+        secret = _b64encode(secret_bytes).decode("ascii")
+    else:
+        try:
+            secret = secret_bytes.decode()
+        except UnicodeDecodeError:
+            raise CredentialsError("Malformed ticket token.") from None
+    expiry = None
+    if timestamp:
+        expiry = datetime.fromtimestamp(timestamp, tz=timezone.utc)
+        if expiry < datetime.now(tz=timezone.utc):
+            raise TicketExpiredError("The ticket has expired.", genuine=True)
+    return Credentials(uuid=uuid.UUID(bytes=uuid_bytes), secret=secret, expiry=expiry, signed=True)

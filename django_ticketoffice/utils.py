@@ -1,0 +1,77 @@
+"""Small helpers kept from 0.2: random secrets and dotted-path imports."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.utils.module_loading import import_string
+
+ALPHANUMERIC = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+# No look-alikes (i, l, o, I, O, 0, 1): easier to read aloud or type.
+PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def random_unicode(
+    min_length: int | None = None,
+    max_length: int | None = None,
+    alphabet: str = ALPHANUMERIC,
+) -> str:
+    """Return a random string, uniformly drawn with :mod:`secrets`.
+
+    >>> len(random_unicode(min_length=5, max_length=5))
+    5
+    """
+    if min_length is None and max_length is None:
+        raise ValueError("Provide min_length or max_length.")
+    if min_length is None:
+        min_length = 1
+    if max_length is None:
+        max_length = min_length
+    if min_length < 1:
+        raise ValueError("Minimum length is 1.")
+    if max_length < min_length:
+        raise ValueError("Maximum length must be greater than minimum length.")
+    length = min_length + secrets.randbelow(max_length - min_length + 1)
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def random_password(
+    min_length: int = 23, max_length: int = 32, alphabet: str = PASSWORD_ALPHABET
+) -> str:
+    """Return a random password without look-alike characters.
+
+    The default of 23 characters from 55 symbols carries more than 128 bits.
+    """
+    return random_unicode(min_length, max_length, alphabet)
+
+
+def import_member(import_path: str) -> Any:
+    """Import and return the object at a dotted path.
+
+    >>> import os.path
+    >>> import_member('os.path.supports_unicode_filenames') is os.path.supports_unicode_filenames
+    True
+    """
+    return import_string(import_path)
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(value: str) -> timedelta:
+    """Parse a short duration such as ``90m``, ``2h``, ``3d`` or ``1w``.
+
+    >>> parse_duration("90m")
+    datetime.timedelta(seconds=5400)
+    """
+    match = _DURATION.match(value)
+    if not match:
+        raise ValueError(
+            f"Invalid duration {value!r}: use a positive number and a unit s, m, h, d or w "
+            "(for example 90m, 2h or 3d)."
+        )
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})

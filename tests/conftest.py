@@ -1,0 +1,103 @@
+"""Fixtures shared by the suite: real Redis, real PostgreSQL, round-trip counting."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings
+from django.core.cache import caches
+
+from django_ticketoffice import stamps
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _missing_service(reason: str) -> None:
+    """Skip locally, fail in CI: a missing service is a broken CI machine."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: a missing service is a failure)")
+    pytest.skip(f"{reason} (set CI=true to make this a failure)")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_stores() -> Iterator[None]:
+    stamps.reset_stores()
+    caches["default"].clear()
+    yield
+    stamps.reset_stores()
+
+
+def redis_client():
+    from django_redis import get_redis_connection
+
+    return get_redis_connection("redis", write=True)
+
+
+@pytest.fixture
+def redis(settings) -> Iterator[object]:
+    """The real Redis behind the "redis" alias, flushed, and selected as the stamp cache."""
+    client = redis_client()
+    try:
+        client.ping()
+    except Exception as error:  # noqa: BLE001
+        _missing_service(f"Redis is not reachable at {settings.REDIS_URL}: {error}")
+    client.flushdb()
+    settings.TICKETOFFICE_CACHE = "redis"
+    yield client
+    client.flushdb()
+
+
+@pytest.fixture(params=["redis", "locmem"])
+def stamp_cache(request, settings) -> Iterator[str]:
+    """Run a test once with Redis and once with the local-memory cache."""
+    if request.param == "redis":
+        request.getfixturevalue("redis")
+        yield "redis"
+    else:
+        settings.TICKETOFFICE_CACHE = "default"
+        yield "locmem"
+
+
+class RoundTrips:
+    """Counts packets sent to Redis by redis-py: one per command or pipeline."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.commands: list[tuple] = []
+
+
+@pytest.fixture
+def redis_roundtrips(monkeypatch) -> RoundTrips:
+    """Spy on the real connection: commands still reach the real server."""
+    from redis.connection import AbstractConnection
+
+    counter = RoundTrips()
+    original_send = AbstractConnection.send_packed_command
+    original_pack = AbstractConnection.pack_command
+
+    def send_packed_command(self, command, check_health=True):
+        counter.count += 1
+        return original_send(self, command, check_health)
+
+    def pack_command(self, *args):
+        counter.commands.append(args)
+        return original_pack(self, *args)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", send_packed_command)
+    monkeypatch.setattr(AbstractConnection, "pack_command", pack_command)
+    return counter
+
+
+def is_postgres() -> bool:
+    return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+
+@pytest.fixture
+def postgres() -> None:
+    """Tests of concurrency need PostgreSQL's row locks (SQLite serialises writers)."""
+    if not is_postgres():
+        pytest.skip(
+            "needs PostgreSQL: run with DATABASE_URL=postgres://... (.ci/run does this run)"
+        )

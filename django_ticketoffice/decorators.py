@@ -15,6 +15,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_asy
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.http import escape_leading_slashes
 
 from .conf import app_settings
 from .exceptions import NoTicketError, TicketError, TicketUsedError
@@ -53,11 +54,18 @@ def request_credentials(request: HttpRequest, place: str, purpose: str) -> Crede
     return None
 
 
+def carries_credentials(request: HttpRequest) -> bool:
+    """Tell whether the request's URL carries a credential parameter."""
+    query = request.GET
+    return app_settings.TOKEN_PARAMETER in query or any(n in query for n in PASSWORD_PARAMETERS)
+
+
 def _clean_url(request: HttpRequest) -> str:
     query = request.GET.copy()
     for name in (app_settings.TOKEN_PARAMETER, *PASSWORD_PARAMETERS):
         query.pop(name, None)
-    path = request.path
+    # "//host/..." would be a protocol-relative URL: an open redirect.
+    path = escape_leading_slashes(request.path)
     return f"{path}?{query.urlencode()}" if query else path
 
 
@@ -160,7 +168,10 @@ def invitation_required(
 
     def decorator(view: ViewFunc) -> ViewFunc:
         def finish(request: HttpRequest, response: HttpResponse) -> HttpResponse:
-            return protect_response(response)
+            # After the redirect the URL is clean, so same-origin referrers leak
+            # nothing and keep the Origin header that CSRF checks need.
+            policy = "no-referrer" if carries_credentials(request) else "same-origin"
+            return protect_response(response, policy)
 
         def refused(request: HttpRequest, refusal: _ClaimRefused) -> HttpResponse:
             ticket = getattr(request, "ticket", None)
@@ -245,8 +256,9 @@ class _Claim:
         except DatabaseError:
             # A broken transaction: its rollback undoes the claim anyway.
             logger.info("Ticket %s: claim left to the transaction rollback.", self.ticket.uuid)
-        if self.fast:
-            self.store.release(self.ticket.uuid)
+        # The ticket is valid again: also drop a "used" stamp that a concurrent
+        # request may have written back after seeing our claim in the database.
+        self.store.release(self.ticket.uuid, unstamp=True)
 
     def settle(self, response: HttpResponse) -> HttpResponse:
         if response.status_code < 400:
@@ -278,7 +290,7 @@ def stamp_invitation(
     GET can show a confirmation page that link scanners cannot burn.
     """
     if view is None:
-        return functools.partial(stamp_invitation, methods=methods)  # type: ignore[return-value]
+        return functools.partial(stamp_invitation, methods=methods)
     allowed = {m.upper() for m in methods} if methods is not None else None
     wrapped = view
 

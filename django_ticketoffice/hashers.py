@@ -31,5 +31,9 @@ def check_secret(raw: str | None, encoded: str) -> bool:
     if encoded.startswith(PREFIX):
         expected = hashlib.sha256(raw.encode(errors="surrogatepass")).hexdigest()
         return hmac.compare_digest(expected, encoded[len(PREFIX) :])
-    # No setter: verifying a ticket must not rewrite it as a side effect.
-    return django_check_password(raw, encoded)
+    try:
+        # No setter: verifying a ticket must not rewrite it as a side effect.
+        return django_check_password(raw, encoded)
+    except UnicodeEncodeError:
+        # Lone surrogates cannot be encoded, so no stored password can match them.
+        return False

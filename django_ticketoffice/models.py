@@ -23,7 +23,7 @@ from .exceptions import (
     TicketUsedError,
 )
 from .signals import ticket_issued, ticket_revoked, ticket_used
-from .stamps import REVOKED, USED, get_store
+from .stamps import REVOKED, USED, get_store, stamp_after_commit
 from .utils import import_member
 
 STATUS_VALID = "valid"
@@ -38,9 +38,8 @@ def unusable_password() -> str:
 
 
 def _valid_q(now: datetime) -> Q:
-    return (
-        Q(usage_datetime__isnull=True, revocation_datetime__isnull=True)
-        & (Q(expiry_datetime__isnull=True) | Q(expiry_datetime__gte=now))
+    return Q(usage_datetime__isnull=True, revocation_datetime__isnull=True) & (
+        Q(expiry_datetime__isnull=True) | Q(expiry_datetime__gte=now)
     )
 
 
@@ -174,16 +173,15 @@ class TicketManager(models.Manager["Ticket"]):
             expiry_datetime=expiry_datetime,
         )
         password = ticket.generate_password()
-        ticket.save(using=self._db)
         from .tokens import make_token
 
+        # Before saving: an expiry the token cannot carry must not leave a ticket behind.
         token = make_token(ticket, password)
+        ticket.save(using=self._db)
         transaction.on_commit(lambda: ticket_issued.send(sender=self.model, ticket=ticket))
         return ticket, token
 
-    def authenticate(
-        self, uuid: Any, password: Any, place: str = "", purpose: str = ""
-    ) -> Ticket:
+    def authenticate(self, uuid: Any, password: Any, place: str = "", purpose: str = "") -> Ticket:
         """Return the valid ticket matching the credentials, or raise a TicketError.
 
         This is the 0.2 API. It runs the same checks as the decorators.
@@ -284,6 +282,13 @@ class Ticket(models.Model):
             return STATUS_EXPIRED
         return STATUS_VALID
 
+    @status.setter
+    def status(self, value: str) -> None:
+        # ``TicketQuerySet.with_status()`` annotates "status" and Django sets it on
+        # each instance; the fields already say the same, and stay right after
+        # ``use()`` or ``revoke()``, so the annotated copy is not kept.
+        pass
+
     def is_valid(self) -> bool:
         """Return True if the ticket is neither used, revoked nor expired."""
         return not (self.used or self.expired or self.revoked)
@@ -339,7 +344,7 @@ class Ticket(models.Model):
             error = TicketUsedError("The ticket could not be claimed.", genuine=True)
         if isinstance(error, (TicketUsedError, TicketRevokedError)):
             state = USED if isinstance(error, TicketUsedError) else REVOKED
-            get_store().stamp(self.uuid, state, self.expiry_datetime)
+            stamp_after_commit(self.uuid, state, self.expiry_datetime)
         raise error
 
     def _release(self, claimed_at: datetime) -> None:

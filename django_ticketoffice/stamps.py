@@ -17,11 +17,17 @@ A circuit breaker keeps a failing cache out of the request path for
 ``TICKETOFFICE_CACHE_RETRY_INTERVAL`` seconds and logs one warning per
 interval, so a dead Redis costs neither its socket timeout on every request
 nor a flood of log lines.
+
+Every write follows the database: stamps of a use or a revocation are written
+by ``transaction.on_commit`` callbacks, and so are the stamps written back when
+the database refuses a ticket the cache did not know about
+(:func:`stamp_after_commit`). A rolled-back transaction leaves no stamp.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import uuid
@@ -31,6 +37,7 @@ from typing import Any
 
 from django.core.cache import caches
 from django.core.signals import setting_changed
+from django.db import transaction
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -52,6 +59,7 @@ class StampStore:
         self.failure_policy: str = app_settings.CACHE_FAILURE
         self.retry_interval = float(app_settings.CACHE_RETRY_INTERVAL)
         self._down_until = 0.0
+        self._failing = False
         self._lock = threading.Lock()
 
     # Keys --------------------------------------------------------------
@@ -75,16 +83,28 @@ class StampStore:
         with self._lock:
             first = time.monotonic() >= self._down_until
             self._down_until = time.monotonic() + self.retry_interval
+            self._failing = True
+        self._drop_connections()
         if first:
             logger.warning(
                 "Ticket stamp cache %r failed during %s (%s: %s). The database decides "
-                "alone for the next %.0f s.",
+                "alone for the next %g s.",
                 self.alias,
                 operation,
                 type(error).__name__,
                 error,
                 self.retry_interval,
             )
+
+    def _succeeded(self) -> None:
+        if self._failing:
+            with self._lock:
+                recovered, self._failing = self._failing, False
+            if recovered:
+                logger.info("Ticket stamp cache %r is back.", self.alias)
+
+    def _drop_connections(self) -> None:
+        """Forget pooled connections after a failure (a restarted server broke them)."""
 
     def _unavailable(self) -> None:
         if self.failure_policy == "closed":
@@ -107,6 +127,7 @@ class StampStore:
             self._failed("lookup", error)
             self._unavailable()
             return None
+        self._succeeded()
         if value is None:
             return None
         if isinstance(value, bytes):
@@ -146,6 +167,8 @@ class StampStore:
             self._set_many(items, state, released)
         except Exception as error:
             self._failed("stamp", error)
+        else:
+            self._succeeded()
 
     def claim(self, ticket_uuid: uuid.UUID) -> bool | None:
         """Try to take the fast first-writer-wins claim on a ticket.
@@ -161,12 +184,20 @@ class StampStore:
             self._failed("claim", error)
             return None
 
-    def release(self, ticket_uuid: uuid.UUID) -> None:
-        """Drop a claim taken by :meth:`claim`."""
+    def release(self, ticket_uuid: uuid.UUID, *, unstamp: bool = False) -> None:
+        """Drop a claim taken by :meth:`claim`.
+
+        ``unstamp`` also drops the ticket's stamp, in the same round trip: a
+        claim undone in the database makes the ticket valid again, and a "used"
+        stamp written back meanwhile by a request that saw the claim is stale.
+        """
         if not self.available:
             return
+        keys = [self.claim_key(ticket_uuid)]
+        if unstamp:
+            keys.append(self.key(ticket_uuid))
         try:
-            self._delete(self.claim_key(ticket_uuid))
+            self._delete(*keys)
         except Exception as error:
             self._failed("release", error)
 
@@ -175,8 +206,8 @@ class StampStore:
         if expiry is None:
             return max(1, int(app_settings.STAMP_TTL))
         remaining = (expiry - timezone.now()).total_seconds()
-        # One extra second covers the rounding of the signed expiry.
-        return max(1, int(remaining) + 1)
+        # Rounded up like the signed expiry: the stamp lives as long as the token.
+        return max(1, math.ceil(remaining))
 
     # Backend primitives --------------------------------------------------
 
@@ -193,8 +224,8 @@ class StampStore:
     def _add(self, key: str, ttl: int) -> bool:
         return bool(caches[self.alias].add(key, "1", timeout=ttl, version=0))
 
-    def _delete(self, key: str) -> None:
-        caches[self.alias].delete(key, version=0)
+    def _delete(self, *keys: str) -> None:
+        caches[self.alias].delete_many(keys, version=0)
 
 
 class RedisStampStore(StampStore):
@@ -226,20 +257,32 @@ class RedisStampStore(StampStore):
     def _add(self, key: str, ttl: int) -> bool:
         return bool(self._client().set(key, b"1", ex=ttl, nx=True))
 
-    def _delete(self, key: str) -> None:
-        self._client().delete(key)
+    def _delete(self, *keys: str) -> None:
+        self._client().delete(*keys)
+
+    def _drop_connections(self) -> None:
+        # Sockets to a killed or restarted server fail once each; drop them all
+        # now so that the first try after the retry interval reconnects.
+        try:
+            self._client().connection_pool.disconnect(inuse_connections=False)
+        except Exception:
+            logger.debug("Could not reset the connections of %r.", self.alias, exc_info=True)
 
 
 _stores: dict[str, StampStore] = {}
 _stores_lock = threading.Lock()
 
 
-def _is_django_redis(alias: str) -> bool:
+def _has_raw_redis_client(alias: str) -> bool:
+    """True for django-redis with a client that hands out raw redis-py clients."""
     try:
         from django_redis.cache import RedisCache
+        from django_redis.client import ShardClient
     except ImportError:
         return False
-    return isinstance(caches[alias], RedisCache)
+    cache = caches[alias]
+    # ShardClient has no single primary to read from: use the portable API.
+    return isinstance(cache, RedisCache) and not isinstance(cache.client, ShardClient)
 
 
 def get_store() -> StampStore:
@@ -250,10 +293,19 @@ def get_store() -> StampStore:
         with _stores_lock:
             store = _stores.get(alias)
             if store is None:
-                redis = _is_django_redis(alias)
+                redis = _has_raw_redis_client(alias)
                 store = (RedisStampStore if redis else StampStore)(alias)
                 _stores[alias] = store
     return store
+
+
+def stamp_after_commit(ticket_uuid: uuid.UUID, state: str, expiry: datetime | None) -> None:
+    """Write a stamp once the current transaction commits (at once in autocommit).
+
+    Used to write back what the database said: inside a transaction that later
+    rolls back, that state may never have been committed.
+    """
+    transaction.on_commit(lambda: get_store().stamp(ticket_uuid, state, expiry))
 
 
 def reset_stores() -> None:

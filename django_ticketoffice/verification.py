@@ -21,7 +21,7 @@ from .exceptions import (
     TicketUsedError,
 )
 from .models import Ticket, refusal_for
-from .stamps import REVOKED, USED, get_store
+from .stamps import REVOKED, USED, get_store, stamp_after_commit
 from .tokens import Credentials, read_token
 
 # Longer values are garbage; refuse them before any hashing.
@@ -36,7 +36,14 @@ def parse_uuid(value: Any) -> uuid_module.UUID:
     """
     if isinstance(value, uuid_module.UUID):
         return value
-    if not isinstance(value, str) or not value or len(value) > MAX_UUID_LENGTH:
+    # ASCII only: int() reads the digits of other scripts (32 Arabic-Indic zeros
+    # would be the nil uuid).
+    if (
+        not isinstance(value, str)
+        or not value
+        or len(value) > MAX_UUID_LENGTH
+        or not value.isascii()
+    ):
         raise CredentialsError("Invalid ticket uuid.")
     try:
         return uuid_module.UUID(value)
@@ -75,13 +82,23 @@ def _refuse_from_database(ticket: Ticket, error: TicketError) -> TicketError:
     # The cache did not know (evicted, flushed, restarted): write the stamp back.
     if isinstance(error, (TicketUsedError, TicketRevokedError)):
         state = USED if isinstance(error, TicketUsedError) else REVOKED
-        get_store().stamp(ticket.uuid, state, ticket.expiry_datetime)
+        stamp_after_commit(ticket.uuid, state, ticket.expiry_datetime)
     return error
 
 
 def verify(credentials: Credentials, place: str = "", purpose: str = "") -> Ticket:
     """Carry checked-format credentials through the stamp, database and hash checks."""
-    check_stamps(credentials.uuid, genuine=credentials.signed)
+    try:
+        check_stamps(credentials.uuid, genuine=credentials.signed)
+    except (TicketUsedError, TicketRevokedError) as stamped:
+        if credentials.signed:
+            raise
+        # 0.2 reveals the state only to the holder of the password: prove it first,
+        # so that the answer does not depend on whether the cache is warm.
+        if not fetch_ticket(credentials.uuid, place, purpose).check_password(credentials.secret):
+            raise CredentialsError("No ticket matches these credentials.") from None
+        stamped.genuine = True
+        raise
     ticket = fetch_ticket(credentials.uuid, place, purpose)
     error = refusal_for(ticket)
     if error is not None and credentials.signed:

@@ -22,11 +22,20 @@ TEMPLATES = {
 RefusalHandler = Callable[[HttpRequest, TicketError], HttpResponse]
 
 
-def protect_response(response: HttpResponse) -> HttpResponse:
-    """Keep a response that carries or accepts credentials out of caches and referrers."""
+def protect_response(
+    response: HttpResponse, referrer_policy: str = "no-referrer"
+) -> HttpResponse:
+    """Keep a response that carries or accepts credentials out of caches and referrers.
+
+    Pages whose own URL carries a credential get ``no-referrer``. Pages reached
+    through the clean URL may pass ``"same-origin"``: other sites still see
+    nothing, while the browser keeps sending a real ``Origin`` on same-site
+    form posts (with ``no-referrer`` it sends ``Origin: null``, which Django's
+    CSRF protection refuses).
+    """
     add_never_cache_headers(response)
     patch_cache_control(response, no_store=True)
-    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Referrer-Policy"] = referrer_policy
     return response
 
 

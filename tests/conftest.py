@@ -41,7 +41,7 @@ def redis(settings) -> Iterator[object]:
     client = redis_client()
     try:
         client.ping()
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         _missing_service(f"Redis is not reachable at {settings.REDIS_URL}: {error}")
     client.flushdb()
     settings.TICKETOFFICE_CACHE = "redis"

@@ -6,3 +6,6 @@ class Visit(models.Model):
 
     ticket_uuid = models.UUIDField()
     created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"visit with {self.ticket_uuid}"

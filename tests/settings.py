@@ -11,7 +11,7 @@ import os
 
 import dj_database_url
 
-SECRET_KEY = "tests-secret-key-not-for-production"  # noqa: S105
+SECRET_KEY = "tests-secret-key-not-for-production"
 DEBUG = False
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 USE_TZ = True

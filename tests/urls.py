@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import path, re_path
 
 from . import views
 
@@ -14,4 +14,11 @@ urlpatterns = [
     path("async-stamp/", views.async_stamp, name="async-stamp"),
     path("race/", views.race, name="race"),
     path("cbv/", views.LouvreView.as_view(), name="cbv"),
+    path("orsay/", views.orsay, name="orsay"),
+    path("inspect/", views.inspect, name="inspect"),
+    path("handled/", views.handled, name="handled"),
+    path("unguarded/", views.unguarded, name="unguarded"),
+    path("rooms/<int:room>/", views.room, name="room"),
+    # A catch-all prefix, as some projects have: "//evil.example/x/anywhere/" matches.
+    re_path(r"^(?P<prefix>.*)/anywhere/$", views.anywhere, name="anywhere"),
 ]

@@ -1,4 +1,4 @@
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.generic import TemplateView
 
 from django_ticketoffice.decorators import invitation_required, stamp_invitation
@@ -68,3 +68,52 @@ class LouvreView(InvitationRequiredMixin, TemplateView):
 
     def get(self, request, *args, **kwargs):
         return HttpResponse(f"cbv {self.ticket.data.get('first_name', '')}")
+
+
+# Views below serve the decorator tests (tests/test_decorators.py).
+
+
+@invitation_required(place="orsay", purpose="visit")
+def orsay(request):
+    return HttpResponse("orsay")
+
+
+@invitation_required(place="louvre", purpose="visit")
+def inspect(request):
+    """Report what the decorator attached to the request."""
+    ticket = request.ticket
+    return JsonResponse(
+        {
+            "uuid": str(ticket.uuid),
+            "same": ticket is request.invitation and ticket is request.cache["invitation"],
+            "user": request.user.get_username() if request.user.is_authenticated else None,
+            "query": request.GET.urlencode(),
+            "note": request.POST.get("note", ""),
+            "method": request.method,
+        }
+    )
+
+
+def custom_refusal(request, error):
+    """A project's own refusal handler."""
+    return HttpResponse(f"custom {error.reason}", status=error.status_code)
+
+
+@invitation_required(place="louvre", purpose="visit", refusal_handler=custom_refusal)
+def handled(request):
+    return HttpResponse("handled")
+
+
+@invitation_required(place="louvre", purpose="visit")
+def anywhere(request, prefix):
+    return HttpResponse("anywhere")
+
+
+@stamp_invitation
+def unguarded(request):
+    return HttpResponse("never reached")
+
+
+@invitation_required(place="louvre", purpose="visit")
+def room(request, room):
+    return HttpResponse(f"room {room}")

@@ -6,31 +6,80 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Ticket',
+            name="Ticket",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('uuid', models.UUIDField(default=uuid.uuid4, editable=False, unique=True, verbose_name='uuid')),
-                ('place', models.CharField(blank=True, db_index=True, help_text='Where the ticket is to be used.', max_length=50, verbose_name='place')),
-                ('purpose', models.CharField(blank=True, db_index=True, help_text='What the ticket grants access to.', max_length=50, verbose_name='purpose')),
-                ('password', models.CharField(default=django_ticketoffice.models.unusable_password, max_length=255, verbose_name='password hash')),
-                ('data', models.JSONField(blank=True, default=dict, verbose_name='data')),
-                ('creation_datetime', models.DateTimeField(auto_now_add=True, db_index=True, verbose_name='created')),
-                ('expiry_datetime', models.DateTimeField(blank=True, db_index=True, null=True, verbose_name='expires')),
-                ('usage_datetime', models.DateTimeField(blank=True, db_index=True, null=True, verbose_name='used')),
-                ('revocation_datetime', models.DateTimeField(blank=True, db_index=True, null=True, verbose_name='revoked')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "uuid",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, unique=True, verbose_name="uuid"
+                    ),
+                ),
+                (
+                    "place",
+                    models.CharField(
+                        blank=True,
+                        db_index=True,
+                        help_text="Where the ticket is to be used.",
+                        max_length=50,
+                        verbose_name="place",
+                    ),
+                ),
+                (
+                    "purpose",
+                    models.CharField(
+                        blank=True,
+                        db_index=True,
+                        help_text="What the ticket grants access to.",
+                        max_length=50,
+                        verbose_name="purpose",
+                    ),
+                ),
+                (
+                    "password",
+                    models.CharField(
+                        default=django_ticketoffice.models.unusable_password,
+                        max_length=255,
+                        verbose_name="password hash",
+                    ),
+                ),
+                ("data", models.JSONField(blank=True, default=dict, verbose_name="data")),
+                (
+                    "creation_datetime",
+                    models.DateTimeField(auto_now_add=True, db_index=True, verbose_name="created"),
+                ),
+                (
+                    "expiry_datetime",
+                    models.DateTimeField(
+                        blank=True, db_index=True, null=True, verbose_name="expires"
+                    ),
+                ),
+                (
+                    "usage_datetime",
+                    models.DateTimeField(blank=True, db_index=True, null=True, verbose_name="used"),
+                ),
+                (
+                    "revocation_datetime",
+                    models.DateTimeField(
+                        blank=True, db_index=True, null=True, verbose_name="revoked"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'ticket',
-                'verbose_name_plural': 'tickets',
-                'permissions': [('revoke_ticket', 'Can revoke ticket')],
+                "verbose_name": "ticket",
+                "verbose_name_plural": "tickets",
+                "permissions": [("revoke_ticket", "Can revoke ticket")],
             },
         ),
     ]

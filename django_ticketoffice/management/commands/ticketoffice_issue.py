@@ -1,0 +1,149 @@
+"""``manage.py ticketoffice_issue``: issue tickets and print their tokens or links."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from django.urls import NoReverseMatch
+from django.utils import timezone
+
+from ...conf import app_settings
+from ...links import ticket_url
+from ...models import Ticket
+from ...signals import ticket_issued
+from ...tokens import make_token
+from ..utils import (
+    ProgressBar,
+    duration_argument,
+    json_argument,
+    label_argument,
+    positive_int,
+)
+
+COLUMNS = ("uuid", "place", "purpose", "expiry", "token", "url")
+
+
+class Command(BaseCommand):
+    help = (
+        "Issue tickets and print their credentials: one token (or one-link URL) per line, "
+        "JSON or CSV. Each credential is printed once and cannot be recovered."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--place", default="", help="Where the tickets are used.")
+        parser.add_argument("--purpose", default="", help="What the tickets grant.")
+        parser.add_argument("--data", help="JSON data of every ticket, e.g. '{\"seat\": 12}'.")
+        parser.add_argument("--lifetime", help="Expire after 90m, 2h, 3d, 1w... (default: never).")
+        parser.add_argument(
+            "--url",
+            help="URL name or path of the view: print one-link URLs. Default: the entry of "
+            'TICKETOFFICE_URLS for "place:purpose", if any.',
+        )
+        parser.add_argument("--count", type=int, default=1, help="How many tickets (default 1).")
+        parser.add_argument(
+            "--format", choices=["text", "json", "csv"], default="text", help="Output format."
+        )
+        parser.add_argument(
+            "--batch-size", type=int, default=500, help="Tickets per INSERT (default 500)."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        place = label_argument(options["place"], "--place")
+        purpose = label_argument(options["purpose"], "--purpose")
+        data = {} if options["data"] is None else json_argument(options["data"], "--data")
+        lifetime = (
+            duration_argument(options["lifetime"], "--lifetime") if options["lifetime"] else None
+        )
+        count = positive_int(options["count"], "--count")
+        batch_size = positive_int(options["batch_size"], "--batch-size")
+        url_name = options["url"] or self._configured_url(place, purpose)
+        if url_name:
+            try:  # Resolve once before writing anything.
+                ticket_url(url_name, "-")
+            except NoReverseMatch:
+                raise CommandError(
+                    f"--url: {url_name!r} is neither a URL name nor a path."
+                ) from None
+        expiry = timezone.now() + lifetime if lifetime is not None else None
+
+        write = {"text": self._write_text, "json": self._write_json, "csv": self._write_csv}
+        rows = self._issue(place, purpose, data, expiry, url_name, count, batch_size)
+        write[options["format"]](rows)
+
+    def _configured_url(self, place: str, purpose: str) -> str | None:
+        urls = app_settings.URLS
+        return urls.get(f"{place}:{purpose}") if isinstance(urls, dict) else None
+
+    def _issue(
+        self,
+        place: str,
+        purpose: str,
+        data: Any,
+        expiry: datetime | None,
+        url_name: str | None,
+        count: int,
+        batch_size: int,
+    ) -> Iterator[dict[str, str]]:
+        """Create the tickets batch by batch and yield one row per ticket."""
+        # A progress bar would garble tokens printed on the same terminal.
+        progress = ProgressBar(
+            self.stderr, count, "Issuing tickets", enabled=not self.stdout.isatty()
+        )
+        remaining = count
+        while remaining:
+            size = min(batch_size, remaining)
+            batch = []
+            for _ in range(size):
+                ticket = Ticket(
+                    place=place, purpose=purpose, data=copy.deepcopy(data), expiry_datetime=expiry
+                )
+                batch.append((ticket, ticket.generate_password()))
+            with transaction.atomic():
+                Ticket.objects.bulk_create([ticket for ticket, _ in batch])
+                for ticket, _ in batch:
+                    transaction.on_commit(partial(ticket_issued.send, sender=Ticket, ticket=ticket))
+            for ticket, password in batch:
+                token = make_token(ticket, password)
+                yield {
+                    "uuid": str(ticket.uuid),
+                    "place": place,
+                    "purpose": purpose,
+                    "expiry": expiry.isoformat() if expiry else "",
+                    "token": token,
+                    "url": ticket_url(url_name, token) if url_name else "",
+                }
+            remaining -= size
+            progress.advance(size)
+        progress.finish()
+
+    def _write_text(self, rows: Iterator[dict[str, str]]) -> None:
+        for row in rows:
+            self.stdout.write(row["url"] or row["token"])
+
+    def _write_json(self, rows: Iterator[dict[str, str]]) -> None:
+        # Streamed, so that a large count never sits in memory.
+        self.stdout.write("[", ending="")
+        separator = "\n"
+        for row in rows:
+            self.stdout.write(separator + json.dumps(row), ending="")
+            separator = ",\n"
+        self.stdout.write("\n]")
+
+    def _write_csv(self, rows: Iterator[dict[str, str]]) -> None:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(row)
+            self.stdout.write(buffer.getvalue(), ending="")
+            buffer.seek(0)
+            buffer.truncate()

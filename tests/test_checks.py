@@ -1,0 +1,179 @@
+"""System checks: each warning fires on its misconfiguration and stays quiet otherwise."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.sessions.middleware import SessionMiddleware
+from django.core import checks
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+
+from django_ticketoffice.checks import TAG
+
+
+class CustomSessionMiddleware(SessionMiddleware):
+    """A project's own session middleware still provides sessions."""
+
+
+def ids() -> list[str]:
+    """Ids of the ticketoffice messages of a full check run."""
+    return [
+        message.id
+        for message in checks.run_checks(tags=[TAG])
+        if message.id and message.id.startswith("ticketoffice.")
+    ]
+
+
+@pytest.fixture
+def quiet(settings):
+    """A correct deployment: a shared Redis stamp cache, sessions, default settings."""
+    settings.TICKETOFFICE_CACHE = "redis"
+    return settings
+
+
+def test_correct_settings_are_quiet(quiet):
+    assert ids() == []
+    call_command("check", "--tag", TAG)  # raises SystemCheckError on any error
+
+
+def test_every_message_has_an_id_and_a_hint(settings):
+    settings.TICKETOFFICE_CACHE = "missing"
+    settings.TICKETOFFICE_CACHE_FAILURE = "open"
+    settings.TICKETOFFICE_URLS = ["louvre"]
+    messages = [m for m in checks.run_checks(tags=[TAG]) if m.id.startswith("ticketoffice.")]
+    assert len(messages) == 3
+    for message in messages:
+        assert isinstance(message, checks.Warning)
+        assert message.hint
+        assert message.msg
+
+
+def test_w001_missing_cache_alias(quiet):
+    quiet.TICKETOFFICE_CACHE = "stamps"
+    messages = checks.run_checks(tags=[TAG])
+    assert [m.id for m in messages] == ["ticketoffice.W001"]
+    assert "'stamps'" in messages[0].msg
+    assert "CACHES" in messages[0].hint
+
+
+OVERRIDING_DATABASES = pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
+
+
+@OVERRIDING_DATABASES
+def test_w002_local_memory_cache_with_a_shared_database(quiet):
+    quiet.TICKETOFFICE_CACHE = "default"  # LocMemCache in the test settings
+    quiet.DATABASES = {
+        **quiet.DATABASES,
+        "shared": {"ENGINE": "django.db.backends.postgresql", "NAME": "app"},
+    }
+    assert ids() == ["ticketoffice.W002"]
+
+
+@OVERRIDING_DATABASES
+def test_w002_quiet_with_sqlite_only(quiet):
+    quiet.TICKETOFFICE_CACHE = "default"
+    quiet.DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+    assert ids() == []
+
+
+def test_w003_redirect_without_session_middleware(quiet):
+    quiet.MIDDLEWARE = [
+        m for m in quiet.MIDDLEWARE if m != "django.contrib.sessions.middleware.SessionMiddleware"
+    ]
+    assert "ticketoffice.W003" in ids()
+    quiet.TICKETOFFICE_REDIRECT = False
+    assert "ticketoffice.W003" not in ids()
+
+
+def test_w003_accepts_a_session_middleware_subclass(quiet):
+    quiet.MIDDLEWARE = [
+        f"{__name__}.CustomSessionMiddleware" if "SessionMiddleware" in m else m
+        for m in quiet.MIDDLEWARE
+    ]
+    assert "ticketoffice.W003" not in ids()
+
+
+def test_w004_ignore_exceptions(quiet):
+    ignoring = {**quiet.CACHES["redis"]}
+    ignoring["OPTIONS"] = {**ignoring["OPTIONS"], "IGNORE_EXCEPTIONS": True}
+    quiet.CACHES = {**quiet.CACHES, "ignoring": ignoring}
+    quiet.TICKETOFFICE_CACHE = "ignoring"
+    assert ids() == ["ticketoffice.W004"]
+
+
+def test_w004_global_ignore_exceptions(quiet):
+    quiet.DJANGO_REDIS_IGNORE_EXCEPTIONS = True
+    assert ids() == ["ticketoffice.W004"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("CACHE_FAILURE", "open", "ticketoffice.W005"),
+        ("CACHE_FAILURE", None, "ticketoffice.W005"),
+        ("PASSWORD_GENERATOR", "secrets.token_urlsafe", "ticketoffice.W006"),
+        ("PASSWORD_GENERATOR", ("secrets.token_urlsafe", [16]), "ticketoffice.W006"),
+        ("PASSWORD_GENERATOR", ("secrets.token_urlsafe", 16, {}), "ticketoffice.W006"),
+        ("PASSWORD_GENERATOR", ("secrets.token_urlsafe", [16], []), "ticketoffice.W006"),
+        ("PASSWORD_GENERATOR", ("secrets.no_such_function", [], {}), "ticketoffice.W006"),
+        ("URLS", [("louvre:visit", "louvre")], "ticketoffice.W007"),
+        ("URLS", {"louvre": "louvre"}, "ticketoffice.W007"),
+        ("URLS", {"louvre:visit": None}, "ticketoffice.W007"),
+        ("STAMP_TTL", 0, "ticketoffice.W008"),
+        ("STAMP_TTL", -5, "ticketoffice.W008"),
+        ("STAMP_TTL", "30d", "ticketoffice.W008"),
+        ("STAMP_TTL", 1.5, "ticketoffice.W008"),
+        ("STAMP_TTL", True, "ticketoffice.W008"),
+        ("CLAIM_TTL", None, "ticketoffice.W008"),
+        ("CACHE_RETRY_INTERVAL", 0, "ticketoffice.W008"),
+        ("TOKEN_PARAMETER", "", "ticketoffice.W009"),
+        ("REDIRECT", "yes", "ticketoffice.W009"),
+        ("CACHE_KEY_PREFIX", None, "ticketoffice.W009"),
+        ("BASE_URL", "example.com", "ticketoffice.W009"),
+        ("SECRET_KEY", b"bytes", "ticketoffice.W009"),
+        ("SECRET_KEY_FALLBACKS", "one-key", "ticketoffice.W009"),
+        ("REFUSAL_HANDLER", 42, "ticketoffice.W009"),
+    ],
+)
+def test_wrong_setting_types(quiet, name, value, expected):
+    setattr(quiet, f"TICKETOFFICE_{name}", value)
+    messages = [m for m in checks.run_checks(tags=[TAG]) if m.id == expected]
+    assert len(messages) == 1, ids()
+    assert f"TICKETOFFICE_{name}" in messages[0].msg
+    assert messages[0].hint
+    assert set(ids()) == {expected}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CACHE_FAILURE", "closed"),
+        ("PASSWORD_GENERATOR", ["django_ticketoffice.utils.random_password", [], {}]),
+        ("URLS", {"louvre:visit": "louvre", ":": "/anywhere/"}),
+        ("STAMP_TTL", 3600),
+        ("CACHE_RETRY_INTERVAL", 0.5),
+        ("BASE_URL", "https://example.com"),
+        ("SECRET_KEY", "dedicated"),
+        ("SECRET_KEY_FALLBACKS", ("old",)),
+        ("REFUSAL_HANDLER", "django_ticketoffice.views.refuse"),
+    ],
+)
+def test_right_setting_types_are_quiet(quiet, name, value):
+    setattr(quiet, f"TICKETOFFICE_{name}", value)
+    assert ids() == []
+
+
+def test_w010_unknown_setting(quiet):
+    quiet.TICKETOFFICE_URL = {"louvre:visit": "louvre"}
+    messages = checks.run_checks(tags=[TAG])
+    assert [m.id for m in messages] == ["ticketoffice.W010"]
+    assert "TICKETOFFICE_URL " in messages[0].msg
+    assert "TICKETOFFICE_URLS" in messages[0].hint
+
+
+def test_warnings_do_not_stop_the_check_command(quiet, capsys):
+    quiet.TICKETOFFICE_CACHE_FAILURE = "open"
+    call_command("check", "--tag", TAG)
+    assert "ticketoffice.W005" in capsys.readouterr().err
+    with pytest.raises(SystemCheckError):
+        call_command("check", "--tag", TAG, "--fail-level", "WARNING")

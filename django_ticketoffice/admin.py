@@ -65,7 +65,7 @@ CHANGE_READONLY_FIELDS = tuple(field for field in CHANGE_FIELDS if field != "dat
 
 
 class StatusListFilter(admin.SimpleListFilter):
-    """Filter on the ``status`` annotation of :meth:`TicketQuerySet.with_status`."""
+    """Filter on the status, through the indexed columns (:meth:`TicketQuerySet.in_status`)."""
 
     title = _("status")
     parameter_name = "status"
@@ -77,8 +77,8 @@ class StatusListFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         """Keep the tickets in the chosen state; ignore unknown values."""
         value = self.value()
-        if value in dict(STATUS_CHOICES):
-            return queryset.filter(status=value)
+        if value in dict(STATUS_CHOICES) and isinstance(queryset, TicketQuerySet):
+            return queryset.in_status(value)
         return queryset
 
 

@@ -399,6 +399,18 @@ def test_with_status_matches_property(population, django_assert_num_queries):
     }
 
 
+@pytest.mark.parametrize("status", ["valid", "used", "expired", "revoked"])
+def test_in_status_agrees_with_the_annotation(population, status):
+    annotated = names(population, Ticket.objects.with_status().filter(status=status))
+    assert annotated
+    assert names(population, Ticket.objects.in_status(status)) == annotated
+
+
+def test_in_status_rejects_unknown_status():
+    with pytest.raises(ValueError, match="Unknown ticket status"):
+        Ticket.objects.all().in_status("lost")
+
+
 def test_queryset_revoke(population, django_capture_on_commit_callbacks):
     with (
         catch(ticket_revoked, "tickets") as batches,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import string
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 from django.test import override_settings
@@ -92,7 +93,7 @@ def test_expiry_round_trip():
 
 
 def test_signed_expiry_never_precedes_database_expiry():
-    expiry = datetime(2030, 1, 1, 12, 0, 0, 999_999, tzinfo=UTC)
+    expiry = datetime(2030, 1, 1, 12, 0, 0, 999_999, tzinfo=dt_timezone.utc)
     _, _, token = unsaved(expiry_datetime=expiry)
     assert read_token(token, "louvre", "visit").expiry >= expiry
 
@@ -281,9 +282,9 @@ def test_oversized_token_with_valid_prefix():
 
 
 def test_expiry_out_of_range_cannot_be_minted():
-    ticket = Ticket(expiry_datetime=datetime(2200, 1, 1, tzinfo=UTC))
+    ticket = Ticket(expiry_datetime=datetime(2200, 1, 1, tzinfo=dt_timezone.utc))
     with pytest.raises(ValueError, match="expiry"):
         make_token(ticket, ticket.generate_password())
-    ticket = Ticket(expiry_datetime=datetime(1960, 1, 1, tzinfo=UTC))
+    ticket = Ticket(expiry_datetime=datetime(1960, 1, 1, tzinfo=dt_timezone.utc))
     with pytest.raises(ValueError, match="expiry"):
         make_token(ticket, ticket.generate_password())

@@ -65,7 +65,6 @@ class RoundTrips:
 
     def __init__(self) -> None:
         self.count = 0
-        self.commands: list[tuple] = []
 
 
 @pytest.fixture
@@ -75,18 +74,12 @@ def redis_roundtrips(monkeypatch) -> RoundTrips:
 
     counter = RoundTrips()
     original_send = AbstractConnection.send_packed_command
-    original_pack = AbstractConnection.pack_command
 
     def send_packed_command(self, command, check_health=True):
         counter.count += 1
         return original_send(self, command, check_health)
 
-    def pack_command(self, *args):
-        counter.commands.append(args)
-        return original_pack(self, *args)
-
     monkeypatch.setattr(AbstractConnection, "send_packed_command", send_packed_command)
-    monkeypatch.setattr(AbstractConnection, "pack_command", pack_command)
     return counter
 
 

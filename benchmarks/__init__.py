@@ -1,0 +1,1 @@
+"""Benchmarks of django-ticketoffice: ``python -m benchmarks`` (see benchmarks/README.md)."""

@@ -77,12 +77,12 @@ def _keys() -> list[str]:
 
 @functools.lru_cache(maxsize=256)
 def _signer(place: str, purpose: str) -> Signer:
-    return Signer(
-        _keys(),
-        salt=_salt(place, purpose),
-        key_derivation="hmac",
-        digest_method=hashlib.sha256,
-    )
+    salt = _salt(place, purpose)
+    deriving = Signer(_keys(), salt=salt, key_derivation="hmac", digest_method=hashlib.sha256)
+    # itsdangerous derives the key on every call; derive once per place and
+    # purpose instead. The tokens are the same: only when the HMAC is computed changes.
+    derived = [deriving.derive_key(key) for key in deriving.secret_keys]
+    return Signer(derived, salt=salt, key_derivation="none", digest_method=hashlib.sha256)
 
 
 @receiver(setting_changed)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
+from django.template.loader import get_template
 from django.template.response import TemplateResponse
-from django.utils.cache import add_never_cache_headers, patch_cache_control
+from django.utils.translation import get_language
 
 from .conf import app_settings
 from .exceptions import TicketError
@@ -18,13 +24,17 @@ TEMPLATES = {
     403: "ticketoffice/403.html",
     503: "ticketoffice/503.html",
 }
+# Our own templates: static pages that read nothing but ``reason``.
+_OWN_TEMPLATES = Path(__file__).resolve().parent / "templates"
+# (template name, reason, language) -> rendered page, for our own templates only.
+_pages: dict[tuple[str, str, str | None], bytes] = {}
+_pages_lock = threading.Lock()
+NO_STORE = "max-age=0, no-cache, no-store, must-revalidate, private"
 
 RefusalHandler = Callable[[HttpRequest, TicketError], HttpResponse]
 
 
-def protect_response(
-    response: HttpResponse, referrer_policy: str = "no-referrer"
-) -> HttpResponse:
+def protect_response(response: HttpResponse, referrer_policy: str = "no-referrer") -> HttpResponse:
     """Keep a response that carries or accepts credentials out of caches and referrers.
 
     Pages whose own URL carries a credential get ``no-referrer``. Pages reached
@@ -33,8 +43,8 @@ def protect_response(
     form posts (with ``no-referrer`` it sends ``Origin: null``, which Django's
     CSRF protection refuses).
     """
-    add_never_cache_headers(response)
-    patch_cache_control(response, no_store=True)
+    # Set outright: this runs on every refusal, and no earlier value may weaken it.
+    response.headers["Cache-Control"] = NO_STORE
     response.headers["Referrer-Policy"] = referrer_policy
     return response
 
@@ -44,12 +54,39 @@ def refuse(request: HttpRequest, error: TicketError) -> HttpResponse:
 
     The page names the reason (used, expired, revoked) only when the
     credential was genuine; a forgery gets the generic "invalid" page.
+
+    Our own templates are static, so with DEBUG off each page is rendered
+    once per reason and language and then served from memory: a flood of
+    forged or replayed links costs no template rendering. A project that
+    overrides ``ticketoffice/4xx.html`` gets a normal ``TemplateResponse``,
+    with the request and its context processors.
     """
     reason = error.reason if error.genuine or error.status_code != 403 else "invalid"
-    context = {"reason": reason, "message": error.message if error.genuine else None}
-    return TemplateResponse(
-        request, TEMPLATES.get(error.status_code, TEMPLATES[403]), context, status=error.status_code
-    )
+    template_name = TEMPLATES.get(error.status_code, TEMPLATES[403])
+    language = get_language()
+    key = (template_name, reason, language)
+    page = _pages.get(key)
+    if page is None:
+        context = {
+            "reason": reason,
+            "message": error.message if error.genuine else None,
+            "LANGUAGE_CODE": language,
+        }
+        template = get_template(template_name)
+        origin = getattr(getattr(template, "origin", None), "name", "") or ""
+        if settings.DEBUG or not Path(origin).resolve().is_relative_to(_OWN_TEMPLATES):
+            return TemplateResponse(request, template_name, context, status=error.status_code)
+        page = template.render(context).encode()
+        with _pages_lock:
+            _pages[key] = page
+    return HttpResponse(page, status=error.status_code)
+
+
+@receiver(setting_changed)
+def _forget_pages(*, setting: str, **kwargs: object) -> None:
+    if setting in {"TEMPLATES", "DEBUG", "INSTALLED_APPS", "LANGUAGE_CODE"}:
+        with _pages_lock:
+            _pages.clear()
 
 
 def get_refusal_handler(handler: RefusalHandler | str | None = None) -> RefusalHandler:

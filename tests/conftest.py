@@ -91,6 +91,4 @@ def is_postgres() -> bool:
 def postgres() -> None:
     """Tests of concurrency need PostgreSQL's row locks (SQLite serialises writers)."""
     if not is_postgres():
-        pytest.skip(
-            "needs PostgreSQL: run with DATABASE_URL=postgres://... (.ci/run does this run)"
-        )
+        pytest.skip(reason="needs postgres: DATABASE_URL=postgres://... (.ci/run runs it)")

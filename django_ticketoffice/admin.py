@@ -198,7 +198,9 @@ class TicketAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Ticket, form: Any, change: bool) -> None:
         """Issue new tickets through ``Ticket.objects.issue``; keep the token for one display."""
         if change:
-            super().save_model(request, obj, form, change)
+            # Only the data is editable: a full save would write back the usage and
+            # revocation read before a concurrent use() or revoke(), undoing them.
+            obj.save(update_fields=["data"])
             return
         ticket, token = Ticket.objects.issue(
             obj.place, obj.purpose, data=obj.data, expiry_datetime=obj.expiry_datetime

@@ -8,22 +8,23 @@ from __future__ import annotations
 
 import functools
 import logging
+import uuid
 from collections.abc import Callable, Collection
 from typing import Any, TypeVar, overload
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.http import escape_leading_slashes
 
 from .conf import app_settings
 from .exceptions import NoTicketError, TicketError, TicketUsedError
-from .models import Ticket
+from .models import Ticket, on_ticket_commit
 from .signals import ticket_refused
 from .stamps import get_store
 from .tokens import Credentials, read_token
-from .verification import password_credentials, verify, verify_session
+from .verification import parse_uuid, password_credentials, verify, verify_session
 from .views import RefusalHandler, get_refusal_handler, protect_response
 
 logger = logging.getLogger("django_ticketoffice.decorators")
@@ -67,6 +68,13 @@ def _clean_url(request: HttpRequest) -> str:
     # "//host/..." would be a protocol-relative URL: an open redirect.
     path = escape_leading_slashes(request.path)
     return f"{path}?{query.urlencode()}" if query else path
+
+
+def _uuid_or_none(value: Any) -> uuid.UUID | None:
+    try:
+        return parse_uuid(value) if value is not None else None
+    except TicketError:
+        return None
 
 
 def _attach(request: HttpRequest, ticket: Ticket) -> None:
@@ -114,6 +122,7 @@ def admit(
     from the URL into the session.
     """
     credentials: Credentials | None = None
+    remembered: Any = None
     session = getattr(request, "session", None)
     try:
         credentials = request_credentials(request, place, purpose)
@@ -131,7 +140,9 @@ def admit(
                 raise NoTicketError("A ticket is required to see this page.")
             ticket = verify_session(remembered, place, purpose)
     except TicketError as error:
-        ticket_uuid = credentials.uuid if credentials is not None else None
+        ticket_uuid = error.ticket_uuid or (
+            credentials.uuid if credentials is not None else _uuid_or_none(remembered)
+        )
         return _refusal(request, error, refusal_handler, place, purpose, ticket_uuid)
     _attach(request, ticket)
     return None
@@ -248,7 +259,7 @@ class _Claim:
 
     def commit(self) -> None:
         ticket, request, fast = self.ticket, self.request, self.fast
-        transaction.on_commit(lambda: ticket._after_use(request, release_claim=fast))
+        on_ticket_commit(lambda: ticket._after_use(request, release_claim=fast), ticket)
 
     def undo(self) -> None:
         try:

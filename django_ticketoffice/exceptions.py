@@ -8,6 +8,8 @@ password), in which case the exact reason may be shown to the visitor.
 
 from __future__ import annotations
 
+import uuid
+
 
 class TicketError(Exception):
     """Base class of every refusal."""
@@ -16,9 +18,17 @@ class TicketError(Exception):
     status_code = 403
     default_message = "The ticket was refused."
 
-    def __init__(self, message: str | None = None, *, genuine: bool = False) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        genuine: bool = False,
+        ticket_uuid: uuid.UUID | None = None,
+    ) -> None:
         self.message = message or self.default_message
         self.genuine = genuine
+        # The ticket the refusal is about, when known (never a secret).
+        self.ticket_uuid = ticket_uuid
         super().__init__(self.message)
 
 

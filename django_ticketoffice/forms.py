@@ -12,7 +12,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .models import Ticket
-from .utils import parse_duration
+from .tokens import MAX_EXPIRY
+from .utils import loads_json, parse_duration
 
 JSON_HELP = _('JSON, for example {"first_name": "Léonard"}. Leave empty for no data.')
 
@@ -39,9 +40,12 @@ class TicketDataField(forms.JSONField):
         if isinstance(value, (list, dict, int, float)):
             return value
         try:
-            converted = json.loads(value)
-        except json.JSONDecodeError as error:
-            detail = f"{error.msg} (line {error.lineno}, column {error.colno})"
+            converted = loads_json(value)
+        except ValueError as error:
+            if isinstance(error, json.JSONDecodeError):
+                detail = f"{error.msg} (line {error.lineno}, column {error.colno})"
+            else:
+                detail = str(error)
             raise forms.ValidationError(
                 self.error_messages["invalid"],
                 code="invalid",
@@ -87,13 +91,25 @@ class TicketAddForm(forms.ModelForm):
             raise forms.ValidationError(
                 _("Give an expiry or a lifetime, not both."), code="expiry_and_lifetime"
             )
+        now = timezone.now()
+        # A token cannot carry a later expiry (and the datetime would overflow).
+        too_late = forms.ValidationError(
+            _("The expiry must be before %(max)s."),
+            code="too_late",
+            params={"max": MAX_EXPIRY.date().isoformat()},
+        )
         if lifetime is not None:
-            cleaned_data["expiry_datetime"] = timezone.now() + lifetime
-        elif expiry is not None and expiry <= timezone.now():
+            if lifetime > MAX_EXPIRY - now:
+                self.add_error("lifetime", too_late)
+            else:
+                cleaned_data["expiry_datetime"] = now + lifetime
+        elif expiry is not None and expiry <= now:
             self.add_error(
                 "expiry_datetime",
                 forms.ValidationError(_("The expiry is in the past."), code="past"),
             )
+        elif expiry is not None and expiry > MAX_EXPIRY:
+            self.add_error("expiry_datetime", too_late)
         return cleaned_data
 
 

@@ -42,7 +42,8 @@ def ticket_url(
     url = urlunsplit((scheme, netloc, path_only, query, fragment))
     base_url = app_settings.BASE_URL
     if base_url:
-        return urljoin(base_url.rstrip("/") + "/", url.lstrip("/"))
+        # "./": a first segment such as "room:12" must not read as a URL scheme.
+        return urljoin(base_url.rstrip("/") + "/", "./" + url.lstrip("/"))
     if request is not None:
         return request.build_absolute_uri(url)
     return url

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from django.contrib.auth.hashers import make_password
-from django.db import models, transaction
+from django.db import models, router, transaction
 from django.db.models import Case, Q, Value, When
 from django.http import HttpRequest
 from django.utils import timezone
@@ -23,7 +23,7 @@ from .exceptions import (
     TicketUsedError,
 )
 from .signals import ticket_issued, ticket_revoked, ticket_used
-from .stamps import REVOKED, USED, get_store, stamp_after_commit
+from .stamps import REVOKED, USED, get_store
 from .utils import import_member
 
 STATUS_VALID = "valid"
@@ -41,6 +41,15 @@ def _valid_q(now: datetime) -> Q:
     return Q(usage_datetime__isnull=True, revocation_datetime__isnull=True) & (
         Q(expiry_datetime__isnull=True) | Q(expiry_datetime__gte=now)
     )
+
+
+def on_ticket_commit(func: Any, instance: Ticket | None = None) -> None:
+    """Run ``func`` once the transaction of the tickets' database commits.
+
+    The database is the one the routers pick for writing tickets, so a project
+    that keeps tickets out of ``default`` still gets its stamps after the right commit.
+    """
+    transaction.on_commit(func, using=router.db_for_write(Ticket, instance=instance))
 
 
 def refusal_for(ticket: Ticket, *, genuine: bool = True) -> TicketError | None:
@@ -110,9 +119,10 @@ class TicketQuerySet(models.QuerySet["Ticket"]):
         the number of tickets revoked by this call.
         """
         revocable = self.filter(usage_datetime__isnull=True, revocation_datetime__isnull=True)
+        using = router.db_for_write(self.model)
         total = 0
         while True:
-            with transaction.atomic():
+            with transaction.atomic(using=using):
                 # Lock the batch so that the uuids we stamp are exactly the rows we update.
                 batch = list(
                     revocable.order_by("pk")
@@ -128,7 +138,7 @@ class TicketQuerySet(models.QuerySet["Ticket"]):
                     revocation_datetime__isnull=True,
                 ).update(revocation_datetime=now)
                 stamped = [(row[1], row[2]) for row in batch]
-                transaction.on_commit(lambda s=stamped: _after_revoke(s, request))  # type: ignore[misc]
+                on_ticket_commit(lambda s=stamped: _after_revoke(s, request))
                 total += count
             if len(batch) < batch_size:
                 break
@@ -199,7 +209,7 @@ class TicketManager(models.Manager["Ticket"]):
         # Before saving: an expiry the token cannot carry must not leave a ticket behind.
         token = make_token(ticket, password)
         ticket.save(using=self._db)
-        transaction.on_commit(lambda: ticket_issued.send(sender=self.model, ticket=ticket))
+        on_ticket_commit(lambda: ticket_issued.send(sender=self.model, ticket=ticket), ticket)
         return ticket, token
 
     def authenticate(self, uuid: Any, password: Any, place: str = "", purpose: str = "") -> Ticket:
@@ -333,7 +343,7 @@ class Ticket(models.Model):
         matching exception. The stamp cache and ``ticket_used`` follow the commit.
         """
         self._claim()
-        transaction.on_commit(lambda: self._after_use(request))
+        on_ticket_commit(lambda: self._after_use(request), self)
 
     def revoke(self, *, request: HttpRequest | None = None) -> bool:
         """Stamp the ticket as revoked. Returns False if it was already used or revoked."""
@@ -345,7 +355,7 @@ class Ticket(models.Model):
             return False
         self.revocation_datetime = now
         stamped = [(self.uuid, self.expiry_datetime)]
-        transaction.on_commit(lambda: _after_revoke(stamped, request))
+        on_ticket_commit(lambda: _after_revoke(stamped, request), self)
         return True
 
     def _claim(self) -> datetime:
@@ -365,7 +375,7 @@ class Ticket(models.Model):
             error = TicketUsedError("The ticket could not be claimed.", genuine=True)
         if isinstance(error, (TicketUsedError, TicketRevokedError)):
             state = USED if isinstance(error, TicketUsedError) else REVOKED
-            stamp_after_commit(self.uuid, state, self.expiry_datetime)
+            on_ticket_commit(lambda: get_store().stamp(self.uuid, state, self.expiry_datetime))
         raise error
 
     def _release(self, claimed_at: datetime) -> None:

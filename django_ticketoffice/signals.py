@@ -1,6 +1,8 @@
 """Signals about the life of tickets. None of them ever carries a secret.
 
-All are sent after the database transaction that caused them commits.
+``ticket_issued``, ``ticket_used`` and ``ticket_revoked`` are sent after the
+database transaction that caused them commits; ``ticket_refused`` is sent when
+the refusal is answered (a refusal writes nothing).
 
 ``ticket_issued(sender=Ticket, ticket)``
     A ticket was created by :meth:`TicketManager.issue`.

@@ -21,7 +21,8 @@ nor a flood of log lines.
 Every write follows the database: stamps of a use or a revocation are written
 by ``transaction.on_commit`` callbacks, and so are the stamps written back when
 the database refuses a ticket the cache did not know about
-(:func:`stamp_after_commit`). A rolled-back transaction leaves no stamp.
+(:func:`django_ticketoffice.models.on_ticket_commit`). A rolled-back
+transaction leaves no stamp.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from typing import Any
 
 from django.core.cache import caches
 from django.core.signals import setting_changed
-from django.db import transaction
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -297,15 +297,6 @@ def get_store() -> StampStore:
                 store = (RedisStampStore if redis else StampStore)(alias)
                 _stores[alias] = store
     return store
-
-
-def stamp_after_commit(ticket_uuid: uuid.UUID, state: str, expiry: datetime | None) -> None:
-    """Write a stamp once the current transaction commits (at once in autocommit).
-
-    Used to write back what the database said: inside a transaction that later
-    rolls back, that state may never have been committed.
-    """
-    transaction.on_commit(lambda: get_store().stamp(ticket_uuid, state, expiry))
 
 
 def reset_stores() -> None:

@@ -23,7 +23,7 @@ import hashlib
 import math
 import struct
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -44,6 +44,8 @@ _HEADER = struct.Struct(">B16sI")
 # A default token is 94 characters. Anything far longer is garbage or an
 # attack; refuse it before spending a HMAC on it.
 MAX_TOKEN_LENGTH = 256
+# The latest expiry a token can carry: 4 bytes of Unix seconds, early in 2106.
+MAX_EXPIRY = datetime.fromtimestamp(2**32 - 1, tz=timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,8 @@ class Credentials:
     """
 
     uuid: uuid.UUID
-    secret: str
+    # Out of repr: credentials end up in tracebacks, debuggers and error reports.
+    secret: str = field(repr=False)
     expiry: datetime | None = None
     signed: bool = False
 
@@ -168,5 +171,7 @@ def read_token(token: str, place: str = "", purpose: str = "") -> Credentials:
     if timestamp:
         expiry = datetime.fromtimestamp(timestamp, tz=timezone.utc)
         if expiry < datetime.now(tz=timezone.utc):
-            raise TicketExpiredError("The ticket has expired.", genuine=True)
+            raise TicketExpiredError(
+                "The ticket has expired.", genuine=True, ticket_uuid=uuid.UUID(bytes=uuid_bytes)
+            )
     return Credentials(uuid=uuid.UUID(bytes=uuid_bytes), secret=secret, expiry=expiry, signed=True)

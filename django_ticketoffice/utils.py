@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from datetime import timedelta
@@ -74,4 +75,20 @@ def parse_duration(value: str) -> timedelta:
             f"Invalid duration {value!r}: use a positive number and a unit s, m, h, d or w "
             "(for example 90m, 2h or 3d)."
         )
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    except OverflowError:
+        raise ValueError(f"Invalid duration {value!r}: it is too long.") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def loads_json(text: str) -> Any:
+    """Parse JSON like :func:`json.loads`, but refuse NaN and Infinity.
+
+    Python accepts them; the JSON columns of PostgreSQL and SQLite do not, so
+    they would fail only when the ticket is saved.
+    """
+    return json.loads(text, parse_constant=_refuse_constant)

@@ -20,8 +20,8 @@ from .exceptions import (
     TicketRevokedError,
     TicketUsedError,
 )
-from .models import Ticket, refusal_for
-from .stamps import REVOKED, USED, get_store, stamp_after_commit
+from .models import Ticket, on_ticket_commit, refusal_for
+from .stamps import REVOKED, USED, get_store
 from .tokens import Credentials, read_token
 
 # Longer values are garbage; refuse them before any hashing.
@@ -83,7 +83,8 @@ def _refuse_from_database(ticket: Ticket, error: TicketError) -> TicketError:
     # The cache did not know (evicted, flushed, restarted): write the stamp back.
     if isinstance(error, (TicketUsedError, TicketRevokedError)):
         state = USED if isinstance(error, TicketUsedError) else REVOKED
-        stamp_after_commit(ticket.uuid, state, ticket.expiry_datetime)
+        uuid, expiry = ticket.uuid, ticket.expiry_datetime
+        on_ticket_commit(lambda: get_store().stamp(uuid, state, expiry), ticket)
     return error
 
 

@@ -24,6 +24,7 @@ TEMPLATES = {
     403: "ticketoffice/403.html",
     503: "ticketoffice/503.html",
 }
+BASE_TEMPLATE = "ticketoffice/base.html"
 # Our own templates: static pages that read nothing but ``reason``.
 _OWN_TEMPLATES = Path(__file__).resolve().parent / "templates"
 # (template name, reason, language) -> rendered page, for our own templates only.
@@ -49,6 +50,13 @@ def protect_response(response: HttpResponse, referrer_policy: str = "no-referrer
     return response
 
 
+def _is_own(template_name: str) -> bool:
+    """Tell whether ``template_name`` resolves to this package's copy (not overridden)."""
+    template = get_template(template_name)
+    origin = getattr(getattr(template, "origin", None), "name", "") or ""
+    return Path(origin).resolve().is_relative_to(_OWN_TEMPLATES)
+
+
 def refuse(request: HttpRequest, error: TicketError) -> HttpResponse:
     """Render the default refusal page: 401 without a ticket, 403 when refused.
 
@@ -58,7 +66,8 @@ def refuse(request: HttpRequest, error: TicketError) -> HttpResponse:
     Our own templates are static, so with DEBUG off each page is rendered
     once per reason and language and then served from memory: a flood of
     forged or replayed links costs no template rendering. A project that
-    overrides ``ticketoffice/4xx.html`` gets a normal ``TemplateResponse``,
+    overrides ``ticketoffice/4xx.html`` or ``ticketoffice/base.html`` gets a
+    normal ``TemplateResponse``,
     with the request and its context processors.
     """
     reason = error.reason if error.genuine or error.status_code != 403 else "invalid"
@@ -72,11 +81,9 @@ def refuse(request: HttpRequest, error: TicketError) -> HttpResponse:
             "message": error.message if error.genuine else None,
             "LANGUAGE_CODE": language,
         }
-        template = get_template(template_name)
-        origin = getattr(getattr(template, "origin", None), "name", "") or ""
-        if settings.DEBUG or not Path(origin).resolve().is_relative_to(_OWN_TEMPLATES):
+        if settings.DEBUG or not all(map(_is_own, (template_name, BASE_TEMPLATE))):
             return TemplateResponse(request, template_name, context, status=error.status_code)
-        page = template.render(context).encode()
+        page = get_template(template_name).render(context).encode()
         with _pages_lock:
             _pages[key] = page
     return HttpResponse(page, status=error.status_code)
@@ -111,16 +118,21 @@ class InvitationRequiredMixin:
     purpose: str = ""
     stamp: bool = False
     refusal_handler: RefusalHandler | str | None = None
+    _ticket_options = ("place", "purpose", "stamp", "refusal_handler")
 
     @classmethod
     def as_view(cls, **initkwargs: Any) -> Any:
         from .decorators import invitation_required, stamp_invitation
 
         view = super().as_view(**initkwargs)  # type: ignore[misc]
-        if cls.stamp:
+        # ``as_view(place=...)`` configures the instances: admit what they serve.
+        options = {name: initkwargs.get(name, getattr(cls, name)) for name in cls._ticket_options}
+        if options["stamp"]:
             view = stamp_invitation(view)
         return invitation_required(
-            place=cls.place, purpose=cls.purpose, refusal_handler=cls.refusal_handler
+            place=options["place"],
+            purpose=options["purpose"],
+            refusal_handler=options["refusal_handler"],
         )(view)
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:

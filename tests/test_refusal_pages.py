@@ -62,6 +62,22 @@ def test_overridden_template_gets_the_request_context(client, settings, tmp_path
     assert views._pages == {}
 
 
+def test_overridden_base_template_is_not_cached(client, settings, tmp_path):
+    (tmp_path / "ticketoffice").mkdir()
+    (tmp_path / "ticketoffice" / "base.html").write_text(
+        "site chrome for {{ request.method }}: {% block content %}{% endblock %}"
+    )
+    settings.TEMPLATES = [
+        {**settings.TEMPLATES[0], "DIRS": [str(tmp_path)]},
+    ]
+    for _ in range(2):
+        response = client.post("/peek/?ticket=forged")
+        assert response.status_code == 403
+        assert response.content.startswith(b"site chrome for POST: ")
+        assert b'data-reason="invalid"' in response.content
+    assert views._pages == {}
+
+
 def test_protect_response_overrides_weaker_cache_headers(rf):
     from django.http import HttpResponse
 

@@ -188,6 +188,28 @@ def test_ticket_refused_for_a_forgery(refused):
     )
 
 
+def test_ticket_refused_for_a_signed_expired_token_names_the_ticket(refused):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    ticket, token = Ticket.objects.issue(
+        "louvre", "visit", expiry_datetime=timezone.now() - timedelta(minutes=1)
+    )
+    response = Client().get(ticket_url("louvre", token))
+    assert response.status_code == 403
+    assert [(c["reason"], c["uuid"]) for c in refused.calls] == [("expired", ticket.uuid)]
+
+
+def test_ticket_refused_from_the_session_names_the_ticket(refused, stamp_cache):
+    ticket, token = Ticket.objects.issue("louvre", "visit", data={"first_name": "Léonard"})
+    client = Client()
+    assert client.get(ticket_url("peek", token)).status_code == 302
+    ticket.revoke()
+    assert client.get("/peek/").status_code == 403
+    assert [(c["reason"], c["uuid"]) for c in refused.calls] == [("revoked", ticket.uuid)]
+
+
 def test_ticket_refused_without_credentials(refused):
     assert Client().get("/louvre/").status_code == 401
     assert [call["reason"] for call in refused.calls] == ["missing"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,7 +10,7 @@ from django.core.management.base import CommandError, OutputWrapper
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from ..utils import parse_duration
+from ..utils import loads_json, parse_duration
 
 MAX_LABEL_LENGTH = 50  # Ticket.place and Ticket.purpose
 
@@ -30,7 +29,7 @@ def duration_argument(value: str, option: str, *, allow_zero: bool = False) -> t
 def json_argument(value: str, option: str) -> Any:
     """Parse a JSON document or raise a CommandError with the parser's complaint."""
     try:
-        return json.loads(value)
+        return loads_json(value)
     except ValueError as error:
         raise CommandError(f"{option} is not valid JSON: {error}.") from None
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Q
 from django.utils import timezone
 
@@ -50,7 +50,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         older_than = duration_argument(options["older_than"], "--older-than", allow_zero=True)
         batch_size = positive_int(options["batch_size"], "--batch-size")
-        cutoff = timezone.now() - older_than
+        try:
+            cutoff = timezone.now() - older_than
+        except OverflowError:
+            raise CommandError(f"--older-than: {options['older_than']!r} is too long.") from None
         candidates = finished_before(cutoff)
         if options["dry_run"]:
             count = candidates.count()

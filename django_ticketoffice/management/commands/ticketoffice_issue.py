@@ -20,7 +20,7 @@ from ...conf import app_settings
 from ...links import ticket_url
 from ...models import Ticket
 from ...signals import ticket_issued
-from ...tokens import make_token
+from ...tokens import MAX_EXPIRY, make_token
 from ..utils import (
     ProgressBar,
     duration_argument,
@@ -73,7 +73,13 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"--url: {url_name!r} is neither a URL name nor a path."
                 ) from None
-        expiry = timezone.now() + lifetime if lifetime is not None else None
+        now = timezone.now()
+        if lifetime is not None and lifetime > MAX_EXPIRY - now:
+            raise CommandError(
+                f"--lifetime: tokens carry expiries up to {MAX_EXPIRY.date()}, "
+                f"{options['lifetime']!r} goes beyond."
+            )
+        expiry = now + lifetime if lifetime is not None else None
 
         write = {"text": self._write_text, "json": self._write_json, "csv": self._write_csv}
         rows = self._issue(place, purpose, data, expiry, url_name, count, batch_size)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 DEFAULTS: dict[str, Any] = {
     # (dotted path, args, kwargs) of the callable that makes secrets. The 0.2 format.
@@ -42,12 +44,35 @@ DEFAULTS: dict[str, Any] = {
 
 
 class TicketOfficeSettings:
-    """Attribute access to the ``TICKETOFFICE_*`` settings, with defaults."""
+    """Attribute access to the ``TICKETOFFICE_*`` settings, with defaults.
+
+    Each value is read on first access and then kept: a missing setting costs
+    Django's settings object an exception on every read, and some are read on
+    every request. ``setting_changed`` (``override_settings``) forgets them.
+    """
+
+    def __init__(self) -> None:
+        self._values: dict[str, Any] = {}
 
     def __getattr__(self, name: str) -> Any:
         if name not in DEFAULTS:
             raise AttributeError(f"Unknown django-ticketoffice setting {name!r}")
-        return getattr(settings, f"TICKETOFFICE_{name}", DEFAULTS[name])
+        try:
+            return self._values[name]
+        except KeyError:
+            value = getattr(settings, f"TICKETOFFICE_{name}", DEFAULTS[name])
+            self._values[name] = value
+            return value
+
+    def reload(self) -> None:
+        """Forget the values read so far."""
+        self._values.clear()
 
 
 app_settings = TicketOfficeSettings()
+
+
+@receiver(setting_changed)
+def _reload_settings(*, setting: str, **kwargs: object) -> None:
+    if setting.startswith("TICKETOFFICE_"):
+        app_settings.reload()

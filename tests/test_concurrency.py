@@ -21,9 +21,10 @@ from django.test import Client
 from django_ticketoffice.exceptions import TicketError
 from django_ticketoffice.models import Ticket
 from django_ticketoffice.stamps import get_store
+from tests.conftest import free_port
 from tests.models import Visit
 
-CLOSED_PORT = 16389
+CLOSED_PORT = free_port()  # nothing listens here
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("postgres")]
 

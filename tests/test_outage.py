@@ -21,12 +21,12 @@ from django.core.cache import caches
 
 from django_ticketoffice.models import Ticket
 from django_ticketoffice.stamps import RedisStampStore, get_store
-from tests.conftest import _missing_service
+from tests.conftest import _missing_service, free_port
 
 pytestmark = pytest.mark.django_db
 
-CLOSED_PORT = 16389  # nothing listens here
-SERVER_PORT = 16380  # a redis-server started by these tests
+CLOSED_PORT = free_port()  # nothing listens here
+SERVER_PORT = free_port()  # a redis-server started by these tests
 
 STAMPS_LOGGER = "django_ticketoffice.stamps"
 

@@ -22,11 +22,11 @@ from django_ticketoffice.exceptions import TicketUsedError
 from django_ticketoffice.models import Ticket
 from django_ticketoffice.stamps import RedisStampStore, StampStore, get_store
 from django_ticketoffice.verification import verify_token
-from tests.conftest import redis_client
+from tests.conftest import free_port, redis_client
 
 pytestmark = pytest.mark.django_db
 
-CLOSED_PORT = 16389  # nothing listens here (ports 16380-16389 belong to these tests)
+CLOSED_PORT = free_port()  # nothing listens here
 
 
 def issue(place="louvre", purpose="visit", **kwargs):

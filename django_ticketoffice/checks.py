@@ -64,7 +64,10 @@ def check_cache(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMess
             )
         ]
     errors: list[checks.CheckMessage] = []
-    config = caches_setting[alias] or {}
+    config = caches_setting[alias]
+    if not isinstance(config, dict):
+        # Django itself reports a malformed CACHES entry; nothing more to say here.
+        return []
     backend = _import_or_none(config.get("BACKEND", ""))
     from django.core.cache.backends.locmem import LocMemCache
 

@@ -275,9 +275,10 @@ class Ticket(models.Model):
         stored with a fast hash, which is safe for high-entropy secrets.
         """
         path, args, kwargs = app_settings.PASSWORD_GENERATOR
-        clear_password = import_member(path)(*args, **kwargs)
+        # str(): a generator may return another type; the token carries text.
+        clear_password = str(import_member(path)(*args, **kwargs))
         self.password = hashers.hash_secret(clear_password)
-        return str(clear_password)
+        return clear_password
 
     def check_password(self, clear_password: str | None) -> bool:
         """Tell whether ``clear_password`` is this ticket's secret."""

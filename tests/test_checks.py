@@ -177,3 +177,11 @@ def test_warnings_do_not_stop_the_check_command(quiet, capsys):
     assert "ticketoffice.W005" in capsys.readouterr().err
     with pytest.raises(SystemCheckError):
         call_command("check", "--tag", TAG, "--fail-level", "WARNING")
+
+
+def test_malformed_caches_entry_does_not_crash_the_checks(settings):
+    from django_ticketoffice.checks import check_cache
+
+    settings.CACHES = {**settings.CACHES, "broken": "redis://127.0.0.1"}
+    settings.TICKETOFFICE_CACHE = "broken"
+    assert check_cache() == []

@@ -194,6 +194,18 @@ def test_password_generator_setting_takes_effect(settings):
     assert ticket.check_password(secret)
 
 
+def make_number():
+    return 123456789012345678901234567890
+
+
+def test_password_generator_may_return_a_non_string(settings):
+    settings.TICKETOFFICE_PASSWORD_GENERATOR = ("tests.test_models.make_number", [], {})
+    ticket = Ticket(place="louvre", purpose="visit")
+    clear = ticket.generate_password()
+    assert clear == "123456789012345678901234567890"
+    assert ticket.check_password(clear)
+
+
 def test_password_generator_0_2_tuple_of_lists(settings):
     settings.TICKETOFFICE_PASSWORD_GENERATOR = ["secrets.token_urlsafe", (32,), {}]
     secret = Ticket().generate_password()

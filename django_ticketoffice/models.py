@@ -158,6 +158,13 @@ class TicketManager(models.Manager["Ticket"]):
     def get_queryset(self) -> TicketQuerySet:
         return TicketQuerySet(self.model, using=self._db)
 
+    def primary(self) -> TicketQuerySet:
+        """Tickets read from the database that takes writes, never from a replica.
+
+        A replica may not have a fresh use or revocation yet; checks read here.
+        """
+        return self.get_queryset().using(router.db_for_write(self.model))
+
     def valid(self) -> TicketQuerySet:
         return self.get_queryset().valid()
 
@@ -365,7 +372,7 @@ class Ticket(models.Model):
         if updated:
             self.usage_datetime = now
             return now
-        current = Ticket.objects.filter(pk=self.pk).first()
+        current = Ticket.objects.primary().filter(pk=self.pk).first()
         if current is None:
             raise CredentialsError("The ticket no longer exists.")
         self.usage_datetime = current.usage_datetime

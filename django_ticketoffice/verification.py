@@ -71,9 +71,10 @@ def check_stamps(ticket_uuid: uuid_module.UUID, *, genuine: bool) -> None:
 
 
 def fetch_ticket(ticket_uuid: uuid_module.UUID, place: str, purpose: str) -> Ticket:
-    """Load a ticket by uuid (one SELECT) and check that it belongs here."""
+    """Load a ticket by uuid (one SELECT, on the primary) and check that it belongs here."""
+    # The primary, not a replica: the database decides with its freshest state.
     # [:1] rather than first(): no ORDER BY on a unique lookup.
-    ticket = next(iter(Ticket.objects.filter(uuid=ticket_uuid)[:1]), None)
+    ticket = next(iter(Ticket.objects.primary().filter(uuid=ticket_uuid)[:1]), None)
     if ticket is None or not ticket.is_appropriate(place, purpose):
         raise CredentialsError("No ticket matches these credentials.")
     return ticket

@@ -289,3 +289,23 @@ def test_entry_points_only_raise_ticket_errors(chosen, value):
             call()
         assert raised.value.message
         assert raised.value.status_code in (401, 403)
+
+
+class ReplicaRouter:
+    """Reads go to a "replica" alias that does not exist; writes to default."""
+
+    def db_for_read(self, model, **hints):
+        return "replica"
+
+    def db_for_write(self, model, **hints):
+        return "default"
+
+
+def test_verification_reads_the_primary_not_a_replica(settings):
+    ticket, token = Ticket.objects.issue("louvre", "visit")
+    settings.DATABASE_ROUTERS = ["tests.test_verification.ReplicaRouter"]
+    # Reading from the replica would raise ConnectionDoesNotExist.
+    assert verify_token(token, "louvre", "visit") == ticket
+    ticket.use()
+    with pytest.raises(TicketUsedError):
+        ticket.use()

@@ -52,6 +52,18 @@ def on_ticket_commit(func: Any, instance: Ticket | None = None) -> None:
     transaction.on_commit(func, using=router.db_for_write(Ticket, instance=instance))
 
 
+def write_back(ticket: Ticket, error: TicketError) -> None:
+    """Stamp the cache, after commit, with a used or revoked state the database found.
+
+    The cache did not know it (evicted, flushed, restarted): the next replay is
+    cheap again. Other refusals leave no stamp.
+    """
+    if isinstance(error, (TicketUsedError, TicketRevokedError)):
+        state = USED if isinstance(error, TicketUsedError) else REVOKED
+        ticket_uuid, expiry = ticket.uuid, ticket.expiry_datetime
+        on_ticket_commit(lambda: get_store().stamp(ticket_uuid, state, expiry), ticket)
+
+
 def refusal_for(ticket: Ticket, *, genuine: bool = True) -> TicketError | None:
     """Return the exception that refuses ``ticket`` in its current state, if any."""
     if ticket.revocation_datetime is not None:
@@ -381,9 +393,7 @@ class Ticket(models.Model):
         error = refusal_for(current)
         if error is None:  # pragma: no cover - only if the clock went backwards
             error = TicketUsedError("The ticket could not be claimed.", genuine=True)
-        if isinstance(error, (TicketUsedError, TicketRevokedError)):
-            state = USED if isinstance(error, TicketUsedError) else REVOKED
-            on_ticket_commit(lambda: get_store().stamp(self.uuid, state, self.expiry_datetime))
+        write_back(self, error)
         raise error
 
     def _release(self, claimed_at: datetime) -> None:

@@ -20,7 +20,7 @@ from .exceptions import (
     TicketRevokedError,
     TicketUsedError,
 )
-from .models import Ticket, on_ticket_commit, refusal_for
+from .models import Ticket, refusal_for, write_back
 from .stamps import REVOKED, USED, get_store
 from .tokens import Credentials, read_token
 
@@ -81,11 +81,7 @@ def fetch_ticket(ticket_uuid: uuid_module.UUID, place: str, purpose: str) -> Tic
 
 
 def _refuse_from_database(ticket: Ticket, error: TicketError) -> TicketError:
-    # The cache did not know (evicted, flushed, restarted): write the stamp back.
-    if isinstance(error, (TicketUsedError, TicketRevokedError)):
-        state = USED if isinstance(error, TicketUsedError) else REVOKED
-        uuid, expiry = ticket.uuid, ticket.expiry_datetime
-        on_ticket_commit(lambda: get_store().stamp(uuid, state, expiry), ticket)
+    write_back(ticket, error)
     return error
 
 

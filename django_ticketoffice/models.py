@@ -156,6 +156,10 @@ class TicketQuerySet(models.QuerySet["Ticket"]):
                 break
         return total
 
+    # Like delete(): not on the manager, so that Ticket.objects.revoke() cannot
+    # revoke every ticket by accident. Say Ticket.objects.all().revoke().
+    revoke.queryset_only = True  # type: ignore[attr-defined]
+
 
 def _after_revoke(
     tickets: list[tuple[uuid.UUID, datetime | None]], request: HttpRequest | None
@@ -164,11 +168,12 @@ def _after_revoke(
     ticket_revoked.send(sender=Ticket, tickets=[u for u, _ in tickets], request=request)
 
 
-class TicketManager(models.Manager["Ticket"]):
-    """Manager of tickets: issue them and authenticate credentials (0.2 API)."""
+class TicketManager(models.Manager.from_queryset(TicketQuerySet)):  # type: ignore[misc]
+    """Manager of tickets: issue them and authenticate credentials (0.2 API).
 
-    def get_queryset(self) -> TicketQuerySet:
-        return TicketQuerySet(self.model, using=self._db)
+    The queryset's methods (``valid()``, ``with_status()``, ``revoke()``, ...)
+    are available on the manager too.
+    """
 
     def primary(self) -> TicketQuerySet:
         """Tickets read from the database that takes writes, never from a replica.
@@ -176,24 +181,6 @@ class TicketManager(models.Manager["Ticket"]):
         A replica may not have a fresh use or revocation yet; checks read here.
         """
         return self.get_queryset().using(router.db_for_write(self.model))
-
-    def valid(self) -> TicketQuerySet:
-        return self.get_queryset().valid()
-
-    def used(self) -> TicketQuerySet:
-        return self.get_queryset().used()
-
-    def expired(self) -> TicketQuerySet:
-        return self.get_queryset().expired()
-
-    def revoked(self) -> TicketQuerySet:
-        return self.get_queryset().revoked()
-
-    def with_status(self) -> TicketQuerySet:
-        return self.get_queryset().with_status()
-
-    def in_status(self, status: str) -> TicketQuerySet:
-        return self.get_queryset().in_status(status)
 
     def issue(
         self,

@@ -418,6 +418,12 @@ def test_in_status_agrees_with_the_annotation(population, status):
     assert names(population, Ticket.objects.in_status(status)) == annotated
 
 
+def test_manager_offers_the_queryset_filters_but_not_bulk_revoke():
+    for name in ("valid", "used", "expired", "revoked", "with_status", "in_status"):
+        assert callable(getattr(Ticket.objects, name)), name
+    assert not hasattr(Ticket.objects, "revoke")
+
+
 def test_in_status_rejects_unknown_status():
     with pytest.raises(ValueError, match="Unknown ticket status"):
         Ticket.objects.all().in_status("lost")

@@ -55,15 +55,20 @@ def request_credentials(request: HttpRequest, place: str, purpose: str) -> Crede
     return None
 
 
+def credential_parameters() -> tuple[str, ...]:
+    """The query-string parameters that carry credentials."""
+    return (app_settings.TOKEN_PARAMETER, *PASSWORD_PARAMETERS)
+
+
 def carries_credentials(request: HttpRequest) -> bool:
     """Tell whether the request's URL carries a credential parameter."""
     query = request.GET
-    return app_settings.TOKEN_PARAMETER in query or any(n in query for n in PASSWORD_PARAMETERS)
+    return any(name in query for name in credential_parameters())
 
 
 def _clean_url(request: HttpRequest) -> str:
     query = request.GET.copy()
-    for name in (app_settings.TOKEN_PARAMETER, *PASSWORD_PARAMETERS):
+    for name in credential_parameters():
         query.pop(name, None)
     # "//host/..." would be a protocol-relative URL: an open redirect.
     path = escape_leading_slashes(request.path)

@@ -36,7 +36,7 @@ from .models import (
     Ticket,
     TicketQuerySet,
 )
-from .views import protect_response
+from .responses import protect_response
 
 ISSUED_SESSION_KEY = "ticketoffice:admin:issued:{pk}"
 

@@ -1,81 +1,44 @@
 """View decorators: ``@invitation_required`` admits a ticket, ``@stamp_invitation`` consumes it.
 
 Neither keeps per-request state on the decorator (0.2 did, and two threads
-could swap tickets). Both work on sync and async views.
+could swap tickets). Both work on sync and async views. Consuming is the
+job of :mod:`django_ticketoffice.claims`; this module reads credentials,
+keeps them out of the address bar, the session's old key and error reports,
+and answers refusals.
 """
 
 from __future__ import annotations
 
 import functools
-import logging
-import uuid
 from collections.abc import Callable, Collection
 from typing import Any, TypeVar, overload
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
-from django.core.exceptions import ImproperlyConfigured
-from django.db import DatabaseError
+from django.core.exceptions import DisallowedRedirect, ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.utils.http import escape_leading_slashes
 
+from . import claims
 from .conf import app_settings
-from .exceptions import NoTicketError, TicketError, TicketUsedError
-from .models import Ticket, on_ticket_commit
+from .credentials import (
+    carries_credentials,
+    clean_url,
+    conceal_credentials,
+    request_credentials,
+    session_key,
+)
+from .exceptions import NoTicketError, RequestTooLongError, TicketError
+from .models import Ticket
 from .signals import ticket_refused
-from .stamps import get_store
-from .tokens import Credentials, read_token
-from .verification import parse_uuid, password_credentials, verify, verify_session
-from .views import RefusalHandler, get_refusal_handler, protect_response
-
-logger = logging.getLogger("django_ticketoffice.decorators")
+from .tokens import Credentials
+from .verification import parse_uuid, verify, verify_session
+from .responses import RefusalHandler, get_refusal_handler, protect_response
 
 ViewFunc = TypeVar("ViewFunc", bound=Callable[..., Any])
 
-PASSWORD_PARAMETERS = ("uuid", "password")
+__all__ = ["admit", "invitation_required", "session_key", "stamp_invitation"]
 
 
-def session_key(place: str, purpose: str) -> str:
-    """Return the session key that remembers a ticket for one place and purpose."""
-    return f"ticketoffice:{len(place)}:{place}:{purpose}"
-
-
-def request_credentials(request: HttpRequest, place: str, purpose: str) -> Credentials | None:
-    """Read credentials from the query string: ``?ticket=<token>`` or ``?uuid=&password=``.
-
-    Returns None when the query string carries none; raises a TicketError for
-    malformed ones. A token is checked here (signature, expiry, place), so a
-    forgery never reaches the cache or the database.
-    """
-    parameter = app_settings.TOKEN_PARAMETER
-    query = request.GET
-    if parameter in query:
-        return read_token(query[parameter], place, purpose)
-    if any(name in query for name in PASSWORD_PARAMETERS):
-        return password_credentials(query.get("uuid"), query.get("password"))
-    return None
-
-
-def credential_parameters() -> tuple[str, ...]:
-    """The query-string parameters that carry credentials."""
-    return (app_settings.TOKEN_PARAMETER, *PASSWORD_PARAMETERS)
-
-
-def carries_credentials(request: HttpRequest) -> bool:
-    """Tell whether the request's URL carries a credential parameter."""
-    query = request.GET
-    return any(name in query for name in credential_parameters())
-
-
-def _clean_url(request: HttpRequest) -> str:
-    query = request.GET.copy()
-    for name in credential_parameters():
-        query.pop(name, None)
-    # "//host/..." would be a protocol-relative URL: an open redirect.
-    path = escape_leading_slashes(request.path)
-    return f"{path}?{query.urlencode()}" if query else path
-
-
-def _uuid_or_none(value: Any) -> uuid.UUID | None:
+def _uuid_or_none(value: Any) -> Any:
     try:
         return parse_uuid(value) if value is not None else None
     except TicketError:
@@ -112,6 +75,27 @@ def _refusal(
     return protect_response(get_refusal_handler(handler)(request, error))
 
 
+def _remember(request: HttpRequest, place: str, purpose: str, ticket: Ticket) -> HttpResponse:
+    """Move a verified credential into the session; redirect to the clean URL."""
+    status = 302 if request.method in ("GET", "HEAD") else 307
+    try:
+        # Built first: a URL too long to redirect to must not leave a ticket behind.
+        redirect = HttpResponseRedirect(clean_url(request), status=status)
+    except DisallowedRedirect:
+        raise RequestTooLongError(
+            "The address is too long to continue: remove its extra parameters.",
+            genuine=True,
+            ticket_uuid=ticket.uuid,
+        ) from None
+    session = request.session  # type: ignore[attr-defined]
+    # Rotate the key, as django.contrib.auth.login() does: a session id planted
+    # in the browser before this request never gains the ticket.
+    if session.session_key is not None:
+        session.cycle_key()
+    session[session_key(place, purpose)] = str(ticket.uuid)
+    return protect_response(redirect)
+
+
 def admit(
     request: HttpRequest,
     place: str,
@@ -130,15 +114,17 @@ def admit(
     remembered: Any = None
     session = getattr(request, "session", None)
     try:
-        credentials = request_credentials(request, place, purpose)
+        try:
+            credentials = request_credentials(request, place, purpose)
+        finally:
+            # Before anything can fail or be reported: no report shows the token.
+            conceal_credentials(request)
         if credentials is not None:
             ticket = verify(credentials, place, purpose)
             if redirect is None:
                 redirect = bool(app_settings.REDIRECT)
             if redirect and session is not None:
-                session[session_key(place, purpose)] = str(ticket.uuid)
-                status = 302 if request.method in ("GET", "HEAD") else 307
-                return protect_response(HttpResponseRedirect(_clean_url(request), status=status))
+                return _remember(request, place, purpose, ticket)
         else:
             remembered = session.get(session_key(place, purpose)) if session is not None else None
             if remembered is None:
@@ -153,14 +139,6 @@ def admit(
     return None
 
 
-class _ClaimRefused(Exception):
-    """Raised by ``stamp_invitation`` for ``invitation_required`` to render."""
-
-    def __init__(self, error: TicketError) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
 def invitation_required(
     place: str = "",
     purpose: str = "",
@@ -172,11 +150,13 @@ def invitation_required(
 
     Credentials come from the query string (``?ticket=<token>``, or 0.2's
     ``?uuid=...&password=...``) and are checked fully. Valid ones are then
-    remembered in the session and the browser is redirected to the same URL
-    without them (POST with 307, so the body survives). Without session
-    middleware, or with ``redirect=False`` / ``TICKETOFFICE_REDIRECT = False``,
-    the view runs at once. The view finds the ticket as ``request.ticket``,
-    ``request.invitation`` and ``request.cache['invitation']``.
+    remembered in the session (under a new session key) and the browser is
+    redirected to the same URL without them (POST with 307, so the body
+    survives). Without session middleware, or with ``redirect=False`` /
+    ``TICKETOFFICE_REDIRECT = False``, the view runs at once. The view finds
+    the ticket as ``request.ticket``, ``request.invitation`` and
+    ``request.cache['invitation']``. Credential parameters are masked in
+    ``request.GET`` and the request's URL once read, so no error report shows them.
 
     Refusals render ``ticketoffice/401.html`` (no ticket) or
     ``ticketoffice/403.html``, or go to ``refusal_handler``.
@@ -189,7 +169,7 @@ def invitation_required(
             policy = "no-referrer" if carries_credentials(request) else "same-origin"
             return protect_response(response, policy)
 
-        def refused(request: HttpRequest, refusal: _ClaimRefused) -> HttpResponse:
+        def refused(request: HttpRequest, refusal: claims.ClaimRefused) -> HttpResponse:
             ticket = getattr(request, "ticket", None)
             return _refusal(
                 request,
@@ -210,7 +190,7 @@ def invitation_required(
                     return response
                 try:
                     return finish(request, await view(request, *args, **kwargs))
-                except _ClaimRefused as refusal:
+                except claims.ClaimRefused as refusal:
                     return await sync_to_async(refused)(request, refusal)
 
             markcoroutinefunction(async_wrapper)
@@ -224,64 +204,12 @@ def invitation_required(
                 return response
             try:
                 return finish(request, view(request, *args, **kwargs))
-            except _ClaimRefused as refusal:
+            except claims.ClaimRefused as refusal:
                 return refused(request, refusal)
 
         return functools.wraps(view)(wrapper)  # type: ignore[return-value]
 
     return decorator
-
-
-class _Claim:
-    """One request's claim on a ticket: Redis first-writer-wins, then the database."""
-
-    def __init__(self, request: HttpRequest) -> None:
-        ticket = getattr(request, "ticket", None)
-        if not isinstance(ticket, Ticket):
-            raise ImproperlyConfigured(
-                "@stamp_invitation needs a ticket on the request: place it under "
-                "@invitation_required."
-            )
-        self.request = request
-        self.ticket = ticket
-        self.store = get_store()
-        self.fast = False
-        self.claimed_at: Any = None
-
-    def take(self) -> None:
-        fast = self.store.claim(self.ticket.uuid)
-        if fast is False:
-            raise _ClaimRefused(
-                TicketUsedError("The ticket is being used by another request.", genuine=True)
-            )
-        self.fast = bool(fast)
-        try:
-            self.claimed_at = self.ticket._claim()
-        except TicketError as error:
-            if self.fast:
-                self.store.release(self.ticket.uuid)
-            raise _ClaimRefused(error) from None
-
-    def commit(self) -> None:
-        ticket, request, fast = self.ticket, self.request, self.fast
-        on_ticket_commit(lambda: ticket._after_use(request, release_claim=fast), ticket)
-
-    def undo(self) -> None:
-        try:
-            self.ticket._release(self.claimed_at)
-        except DatabaseError:
-            # A broken transaction: its rollback undoes the claim anyway.
-            logger.info("Ticket %s: claim left to the transaction rollback.", self.ticket.uuid)
-        # The ticket is valid again: also drop a "used" stamp that a concurrent
-        # request may have written back after seeing our claim in the database.
-        self.store.release(self.ticket.uuid, unstamp=True)
-
-    def settle(self, response: HttpResponse) -> HttpResponse:
-        if response.status_code < 400:
-            self.commit()
-        else:
-            self.undo()
-        return response
 
 
 @overload
@@ -301,45 +229,35 @@ def stamp_invitation(
 
     Place it under ``@invitation_required``. The ticket is claimed atomically
     before the view runs, so two concurrent requests never both succeed; the
-    claim is released if the view raises or answers 400 or more.
-    ``methods`` (e.g. ``["POST"]``) limits consumption to those methods, so a
-    GET can show a confirmation page that link scanners cannot burn.
+    claim is undone if the view raises, answers 400 or more, or its lazy
+    response fails to render. HEAD and OPTIONS never consume a ticket.
+    ``methods`` (e.g. ``["POST"]``) limits consumption further, so a GET can
+    show a confirmation page that link scanners cannot burn.
     """
     if view is None:
         return functools.partial(stamp_invitation, methods=methods)
-    allowed = {m.upper() for m in methods} if methods is not None else None
+    allowed = frozenset(m.upper() for m in methods) if methods is not None else None
+    if allowed is not None and allowed & claims.NEVER_CONSUMING_METHODS:
+        raise ImproperlyConfigured(
+            f"@stamp_invitation(methods={sorted(allowed)}): "
+            f"{', '.join(sorted(allowed & claims.NEVER_CONSUMING_METHODS))} never consume a "
+            "ticket (link checkers send them)."
+        )
     wrapped = view
-
-    def consumes(request: HttpRequest) -> bool:
-        return allowed is None or (request.method or "GET").upper() in allowed
 
     if iscoroutinefunction(wrapped):
 
         async def async_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-            if not consumes(request):
+            if not claims.consumes(request, allowed):
                 return await wrapped(request, *args, **kwargs)
-            claim = _Claim(request)
-            await sync_to_async(claim.take)()
-            try:
-                response = await wrapped(request, *args, **kwargs)
-            except BaseException:
-                await sync_to_async(claim.undo)()
-                raise
-            return await sync_to_async(claim.settle)(response)
+            return await claims.run_async_view(wrapped, request, *args, **kwargs)
 
         markcoroutinefunction(async_wrapper)
         return functools.wraps(wrapped)(async_wrapper)  # type: ignore[return-value]
 
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        if not consumes(request):
+        if not claims.consumes(request, allowed):
             return wrapped(request, *args, **kwargs)
-        claim = _Claim(request)
-        claim.take()
-        try:
-            response = wrapped(request, *args, **kwargs)
-        except BaseException:
-            claim.undo()
-            raise
-        return claim.settle(response)
+        return claims.run_view(wrapped, request, *args, **kwargs)
 
     return functools.wraps(wrapped)(wrapper)  # type: ignore[return-value]

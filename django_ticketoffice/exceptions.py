@@ -74,3 +74,11 @@ class TicketServiceUnavailable(TicketError):
     reason = "unavailable"
     status_code = 503
     default_message = "Tickets cannot be checked right now. Please try again later."
+
+
+class RequestTooLongError(TicketError):
+    """A valid credential in a URL too long to redirect to without it."""
+
+    reason = "too_long"
+    status_code = 400
+    default_message = "The address is too long."

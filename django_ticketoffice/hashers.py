@@ -14,6 +14,7 @@ import hashlib
 import hmac
 
 from django.contrib.auth.hashers import check_password as django_check_password
+from django.contrib.auth.hashers import make_password
 
 ALGORITHM = "ticketoffice_sha256"
 PREFIX = ALGORITHM + "$"
@@ -37,3 +38,20 @@ def check_secret(raw: str | None, encoded: str) -> bool:
     except UnicodeEncodeError:
         # Lone surrogates cannot be encoded, so no stored password can match them.
         return False
+
+
+def is_fast(encoded: str) -> bool:
+    """Tell whether ``encoded`` is a fast hash of a generated secret."""
+    return encoded.startswith(PREFIX)
+
+
+def spend_like_a_check(raw: str) -> None:
+    """Spend what a failed check of a chosen password costs, and nothing else.
+
+    Run once per failed 0.2 password check that did not already run a slow
+    hasher (unknown uuid, wrong place, generated secret), so that the time of
+    a refusal does not tell which uuids exist, as Django's ModelBackend does
+    for unknown users.
+    """
+    # Lone surrogates cannot go through a hasher; their bytes cost the same.
+    make_password(raw.encode("utf-8", "surrogatepass").decode("latin-1"))

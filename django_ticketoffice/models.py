@@ -13,23 +13,33 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import hashers
+from . import claims, hashers
 from .conf import app_settings
-from .exceptions import (
-    CredentialsError,
-    TicketError,
-    TicketExpiredError,
-    TicketRevokedError,
-    TicketUsedError,
+from .signals import ticket_issued, ticket_revoked
+from .stamps import REVOKED, get_store, on_ticket_commit
+from .states import (
+    STATUS_EXPIRED,
+    STATUS_REVOKED,
+    STATUS_USED,
+    STATUS_VALID,
+    refusal_for,
+    status_of,
+    valid_q,
 )
-from .signals import ticket_issued, ticket_revoked, ticket_used
-from .stamps import REVOKED, USED, get_store
+from .tokens import make_token
 from .utils import import_member
+from .verification import verify_password
 
-STATUS_VALID = "valid"
-STATUS_USED = "used"
-STATUS_EXPIRED = "expired"
-STATUS_REVOKED = "revoked"
+__all__ = [
+    "STATUS_EXPIRED",
+    "STATUS_REVOKED",
+    "STATUS_USED",
+    "STATUS_VALID",
+    "Ticket",
+    "TicketManager",
+    "TicketQuerySet",
+    "refusal_for",
+]
 
 
 def unusable_password() -> str:
@@ -37,50 +47,12 @@ def unusable_password() -> str:
     return make_password(None)
 
 
-def _valid_q(now: datetime) -> Q:
-    return Q(usage_datetime__isnull=True, revocation_datetime__isnull=True) & (
-        Q(expiry_datetime__isnull=True) | Q(expiry_datetime__gte=now)
-    )
-
-
-def on_ticket_commit(func: Any, instance: Ticket | None = None) -> None:
-    """Run ``func`` once the transaction of the tickets' database commits.
-
-    The database is the one the routers pick for writing tickets, so a project
-    that keeps tickets out of ``default`` still gets its stamps after the right commit.
-    """
-    transaction.on_commit(func, using=router.db_for_write(Ticket, instance=instance))
-
-
-def write_back(ticket: Ticket, error: TicketError) -> None:
-    """Stamp the cache, after commit, with a used or revoked state the database found.
-
-    The cache did not know it (evicted, flushed, restarted): the next replay is
-    cheap again. Other refusals leave no stamp.
-    """
-    if isinstance(error, (TicketUsedError, TicketRevokedError)):
-        state = USED if isinstance(error, TicketUsedError) else REVOKED
-        ticket_uuid, expiry = ticket.uuid, ticket.expiry_datetime
-        on_ticket_commit(lambda: get_store().stamp(ticket_uuid, state, expiry), ticket)
-
-
-def refusal_for(ticket: Ticket, *, genuine: bool = True) -> TicketError | None:
-    """Return the exception that refuses ``ticket`` in its current state, if any."""
-    if ticket.revocation_datetime is not None:
-        return TicketRevokedError("The ticket has been revoked.", genuine=genuine)
-    if ticket.usage_datetime is not None:
-        return TicketUsedError("The ticket has already been used.", genuine=genuine)
-    if ticket.expired:
-        return TicketExpiredError("The ticket has expired.", genuine=genuine)
-    return None
-
-
 class TicketQuerySet(models.QuerySet["Ticket"]):
     """Querysets of tickets, filtered by state."""
 
     def valid(self) -> TicketQuerySet:
         """Tickets that are neither used, revoked nor expired."""
-        return self.filter(_valid_q(timezone.now()))
+        return self.filter(valid_q(timezone.now()))
 
     def used(self) -> TicketQuerySet:
         """Tickets that were used."""
@@ -91,8 +63,8 @@ class TicketQuerySet(models.QuerySet["Ticket"]):
         return self.filter(expiry_datetime__lt=timezone.now())
 
     def revoked(self) -> TicketQuerySet:
-        """Tickets that were revoked."""
-        return self.filter(revocation_datetime__isnull=False)
+        """Tickets that were revoked before any use."""
+        return self.filter(usage_datetime__isnull=True, revocation_datetime__isnull=False)
 
     def in_status(self, status: str) -> TicketQuerySet:
         """Tickets in one status, as :meth:`with_status` names it.
@@ -103,10 +75,10 @@ class TicketQuerySet(models.QuerySet["Ticket"]):
         now = timezone.now()
         unused = Q(usage_datetime__isnull=True, revocation_datetime__isnull=True)
         filters = {
-            STATUS_REVOKED: Q(revocation_datetime__isnull=False),
-            STATUS_USED: Q(usage_datetime__isnull=False, revocation_datetime__isnull=True),
+            STATUS_USED: Q(usage_datetime__isnull=False),
+            STATUS_REVOKED: Q(usage_datetime__isnull=True, revocation_datetime__isnull=False),
             STATUS_EXPIRED: unused & Q(expiry_datetime__lt=now),
-            STATUS_VALID: _valid_q(now),
+            STATUS_VALID: valid_q(now),
         }
         if status not in filters:
             raise ValueError(f"Unknown ticket status {status!r}")
@@ -116,8 +88,8 @@ class TicketQuerySet(models.QuerySet["Ticket"]):
         """Annotate ``status``: "revoked", "used", "expired" or "valid", in SQL."""
         return self.annotate(
             status=Case(
-                When(revocation_datetime__isnull=False, then=Value(STATUS_REVOKED)),
                 When(usage_datetime__isnull=False, then=Value(STATUS_USED)),
+                When(revocation_datetime__isnull=False, then=Value(STATUS_REVOKED)),
                 When(expiry_datetime__lt=timezone.now(), then=Value(STATUS_EXPIRED)),
                 default=Value(STATUS_VALID),
                 output_field=models.CharField(),
@@ -128,31 +100,41 @@ class TicketQuerySet(models.QuerySet["Ticket"]):
         """Revoke every ticket of this queryset that is not used or revoked yet.
 
         Stamps the database at once and the stamp cache after commit. Returns
-        the number of tickets revoked by this call.
+        the number of tickets revoked by this call. Used tickets of the
+        queryset get their revocation recorded too, so that a use in flight
+        whose action then fails cannot make its ticket valid again.
         """
-        revocable = self.filter(usage_datetime__isnull=True, revocation_datetime__isnull=True)
         using = router.db_for_write(self.model)
         total = 0
+        unused = self.filter(usage_datetime__isnull=True, revocation_datetime__isnull=True)
         while True:
             with transaction.atomic(using=using):
                 # Lock the batch so that the uuids we stamp are exactly the rows we update.
                 batch = list(
-                    revocable.order_by("pk")
+                    unused.order_by("pk")
                     .select_for_update()
                     .values_list("pk", "uuid", "expiry_datetime")[:batch_size]
                 )
                 if not batch:
                     break
-                now = timezone.now()
-                count = Ticket.objects.filter(
+                count = Ticket._base_manager.using(using).filter(
                     pk__in=[row[0] for row in batch],
                     usage_datetime__isnull=True,
                     revocation_datetime__isnull=True,
-                ).update(revocation_datetime=now)
+                ).update(revocation_datetime=timezone.now())
                 stamped = [(row[1], row[2]) for row in batch]
-                on_ticket_commit(lambda s=stamped: _after_revoke(s, request))
+                on_ticket_commit(lambda s=stamped: _after_revoke(s, request), Ticket)
                 total += count
             if len(batch) < batch_size:
+                break
+        in_use = self.filter(usage_datetime__isnull=False, revocation_datetime__isnull=True)
+        while True:
+            pks = list(in_use.order_by("pk").values_list("pk", flat=True)[:batch_size])
+            if pks:
+                Ticket._base_manager.using(using).filter(
+                    pk__in=pks, revocation_datetime__isnull=True
+                ).update(revocation_datetime=timezone.now())
+            if len(pks) < batch_size:
                 break
         return total
 
@@ -210,8 +192,6 @@ class TicketManager(models.Manager.from_queryset(TicketQuerySet)):  # type: igno
             expiry_datetime=expiry_datetime,
         )
         password = ticket.generate_password()
-        from .tokens import make_token
-
         # Before saving: an expiry the token cannot carry must not leave a ticket behind.
         token = make_token(ticket, password)
         ticket.save(using=self._db)
@@ -223,8 +203,6 @@ class TicketManager(models.Manager.from_queryset(TicketQuerySet)):  # type: igno
 
         This is the 0.2 API. It runs the same checks as the decorators.
         """
-        from .verification import verify_password
-
         return verify_password(uuid, password, place, purpose)
 
 
@@ -311,14 +289,8 @@ class Ticket(models.Model):
 
     @property
     def status(self) -> str:
-        """One of "revoked", "used", "expired" and "valid"."""
-        if self.revoked:
-            return STATUS_REVOKED
-        if self.used:
-            return STATUS_USED
-        if self.expired:
-            return STATUS_EXPIRED
-        return STATUS_VALID
+        """One of "used", "revoked", "expired" and "valid"."""
+        return status_of(self)
 
     @status.setter
     def status(self, value: str) -> None:
@@ -349,45 +321,24 @@ class Ticket(models.Model):
         A conditional UPDATE claims the row; the loser of a race gets the
         matching exception. The stamp cache and ``ticket_used`` follow the commit.
         """
-        self._claim()
-        on_ticket_commit(lambda: self._after_use(request), self)
+        claims.use(self, request=request)
 
     def revoke(self, *, request: HttpRequest | None = None) -> bool:
-        """Stamp the ticket as revoked. Returns False if it was already used or revoked."""
+        """Stamp the ticket as revoked. Returns False if it was already used or revoked.
+
+        A ticket whose use is in flight counts as used, but gets its
+        revocation recorded all the same: if that use then fails, the ticket
+        stays revoked instead of becoming valid again.
+        """
         now = timezone.now()
-        updated = Ticket.objects.filter(
-            pk=self.pk, usage_datetime__isnull=True, revocation_datetime__isnull=True
-        ).update(revocation_datetime=now)
-        if not updated:
+        tickets = Ticket._base_manager.using(router.db_for_write(Ticket, instance=self)).filter(
+            pk=self.pk, revocation_datetime__isnull=True
+        )
+        if not tickets.filter(usage_datetime__isnull=True).update(revocation_datetime=now):
+            if tickets.update(revocation_datetime=now):
+                self.revocation_datetime = now
             return False
         self.revocation_datetime = now
         stamped = [(self.uuid, self.expiry_datetime)]
         on_ticket_commit(lambda: _after_revoke(stamped, request), self)
         return True
-
-    def _claim(self) -> datetime:
-        now = timezone.now()
-        updated = Ticket.objects.filter(Q(pk=self.pk) & _valid_q(now)).update(usage_datetime=now)
-        if updated:
-            self.usage_datetime = now
-            return now
-        current = Ticket.objects.primary().filter(pk=self.pk).first()
-        if current is None:
-            raise CredentialsError("The ticket no longer exists.")
-        self.usage_datetime = current.usage_datetime
-        self.revocation_datetime = current.revocation_datetime
-        self.expiry_datetime = current.expiry_datetime
-        error = refusal_for(current)
-        if error is None:  # pragma: no cover - only if the clock went backwards
-            error = TicketUsedError("The ticket could not be claimed.", genuine=True)
-        write_back(self, error)
-        raise error
-
-    def _release(self, claimed_at: datetime) -> None:
-        # Only undo our own claim: the WHERE makes a stale release a no-op.
-        Ticket.objects.filter(pk=self.pk, usage_datetime=claimed_at).update(usage_datetime=None)
-        self.usage_datetime = None
-
-    def _after_use(self, request: HttpRequest | None, *, release_claim: bool = False) -> None:
-        get_store().stamp(self.uuid, USED, self.expiry_datetime, release_claim=release_claim)
-        ticket_used.send(sender=Ticket, ticket=self, request=request)

@@ -12,6 +12,10 @@ the refusal is answered (a refusal writes nothing).
     Tickets were revoked; ``tickets`` is a list of their uuids.
 ``ticket_refused(sender=Ticket, reason, error, uuid, place, purpose, request)``
     A request presenting a ticket was refused; ``uuid`` is None when unknown.
+``ticket_release_failed(sender=Ticket, ticket, error, request)``
+    A protected action failed but its claim could not be undone (the database
+    was unreachable): the ticket stays used although its holder got an error.
+    Sent at once; also logged at ERROR. Operators may re-issue the ticket.
 """
 
 from __future__ import annotations
@@ -22,3 +26,4 @@ ticket_issued = Signal()
 ticket_used = Signal()
 ticket_revoked = Signal()
 ticket_refused = Signal()
+ticket_release_failed = Signal()

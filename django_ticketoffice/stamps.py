@@ -38,11 +38,12 @@ from typing import Any
 
 from django.core.cache import caches
 from django.core.signals import setting_changed
+from django.db import router, transaction
 from django.dispatch import receiver
 from django.utils import timezone
 
 from .conf import app_settings
-from .exceptions import TicketServiceUnavailable
+from .exceptions import TicketError, TicketRevokedError, TicketServiceUnavailable, TicketUsedError
 
 logger = logging.getLogger("django_ticketoffice.stamps")
 
@@ -309,3 +310,27 @@ def reset_stores() -> None:
 def _reset_on_setting_change(*, setting: str, **kwargs: object) -> None:
     if setting == "CACHES" or setting.startswith("TICKETOFFICE_"):
         reset_stores()
+
+
+def on_ticket_commit(func: Any, instance: Any) -> None:
+    """Run ``func`` once the transaction that wrote ``instance`` (a ticket) commits.
+
+    The database is the one the routers pick for writing tickets, so a project
+    that keeps tickets out of ``default`` still gets its stamps after the right
+    commit. ``instance`` may also be the ticket model itself.
+    """
+    model = instance if isinstance(instance, type) else type(instance)
+    hints = {} if isinstance(instance, type) else {"instance": instance}
+    transaction.on_commit(func, using=router.db_for_write(model, **hints))
+
+
+def write_back(ticket: Any, error: TicketError) -> None:
+    """Stamp the cache, after commit, with a used or revoked state the database found.
+
+    The cache did not know it (evicted, flushed, restarted): the next replay is
+    cheap again. Other refusals leave no stamp.
+    """
+    if isinstance(error, (TicketUsedError, TicketRevokedError)):
+        state = USED if isinstance(error, TicketUsedError) else REVOKED
+        ticket_uuid, expiry = ticket.uuid, ticket.expiry_datetime
+        on_ticket_commit(lambda: get_store().stamp(ticket_uuid, state, expiry), ticket)

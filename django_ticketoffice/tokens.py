@@ -25,7 +25,7 @@ import struct
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -35,9 +35,6 @@ from itsdangerous import BadSignature, Signer
 from .conf import app_settings
 from .exceptions import CredentialsError, TicketExpiredError
 
-if TYPE_CHECKING:
-    from .models import Ticket
-
 VERSION = 1
 FLAG_RAW_SECRET = 0x01
 _HEADER = struct.Struct(">B16sI")
@@ -46,6 +43,15 @@ _HEADER = struct.Struct(">B16sI")
 MAX_TOKEN_LENGTH = 256
 # The latest expiry a token can carry: 4 bytes of Unix seconds, early in 2106.
 MAX_EXPIRY = datetime.fromtimestamp(2**32 - 1, tz=timezone.utc)
+
+
+class Signable(Protocol):
+    """What a token binds: a ticket's uuid, place, purpose and expiry."""
+
+    uuid: uuid.UUID
+    place: str
+    purpose: str
+    expiry_datetime: datetime | None
 
 
 @dataclass(frozen=True)
@@ -113,11 +119,12 @@ def _pack_secret(secret: str) -> tuple[int, bytes]:
     return 0, encoded
 
 
-def make_token(ticket: Ticket, password: str) -> str:
+def make_token(ticket: Signable, password: str) -> str:
     """Return the signed token for ``ticket`` whose clear secret is ``password``.
 
     The token is bound to the ticket's place and purpose, and carries its
-    expiry so that an expired token is refused without any I/O.
+    expiry so that an expired token is refused without any I/O. Raises
+    ValueError for a token that :func:`read_token` would refuse as too long.
     """
     expiry = ticket.expiry_datetime
     # Rounded up: the signed expiry may only refuse what the database refuses too.
@@ -126,7 +133,23 @@ def make_token(ticket: Ticket, password: str) -> str:
         raise ValueError("The ticket's expiry cannot be encoded in a token.")
     flags, secret = _pack_secret(password)
     payload = _HEADER.pack(VERSION << 4 | flags, ticket.uuid.bytes, timestamp) + secret
-    return _signer(ticket.place, ticket.purpose).sign(_b64encode(payload)).decode("ascii")
+    token = _signer(ticket.place, ticket.purpose).sign(_b64encode(payload)).decode("ascii")
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise ValueError(
+            f"A secret of {len(password)} characters makes a token of {len(token)} characters, "
+            f"over the {MAX_TOKEN_LENGTH} that read_token() accepts: make "
+            "TICKETOFFICE_PASSWORD_GENERATOR return a shorter secret (the default, "
+            "secrets.token_urlsafe(16), makes 94)."
+        )
+    return token
+
+
+def token_length(secret: str) -> int:
+    """Return the length of a token carrying ``secret`` (the same for every ticket)."""
+    flags, packed = _pack_secret(secret)
+    payload = _HEADER.pack(VERSION << 4 | flags, bytes(16), 0) + packed
+    signature_length = len(_b64encode(hashlib.sha256().digest()))
+    return len(_b64encode(payload)) + 1 + signature_length
 
 
 def read_token(token: str, place: str = "", purpose: str = "") -> Credentials:

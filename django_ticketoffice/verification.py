@@ -1,11 +1,18 @@
 """The verification pipeline: one path for every credential, cheapest check first.
 
 1. signature (tokens only), signed expiry and place/purpose: pure CPU, no I/O;
-2. the stamp store: one cache round trip, refuses used and revoked tickets;
-3. the database: one SELECT by uuid;
+2. the stamp store (tokens and session tickets): one cache round trip,
+   refuses used and revoked tickets;
+3. the database: one SELECT by uuid, on the primary;
 4. the hash of the secret.
 
 Only the database may accept a ticket; the cache may only refuse one.
+
+0.2's ``uuid`` + ``password`` credentials skip the cache: their state is told
+only to the holder of the password, so the SELECT and the hash run anyway.
+Every failed password check costs one run of Django's default password
+hasher, as :class:`django.contrib.auth.backends.ModelBackend` does for
+unknown users, so that timing does not tell which uuids exist.
 """
 
 from __future__ import annotations
@@ -13,20 +20,22 @@ from __future__ import annotations
 import uuid as uuid_module
 from typing import Any
 
-from .exceptions import (
-    CredentialsError,
-    NoTicketError,
-    TicketError,
-    TicketRevokedError,
-    TicketUsedError,
-)
-from .models import Ticket, refusal_for, write_back
-from .stamps import REVOKED, USED, get_store
+from django.apps import apps
+
+from . import hashers
+from .exceptions import CredentialsError, NoTicketError, TicketRevokedError, TicketUsedError
+from .stamps import REVOKED, USED, get_store, write_back
+from .states import refusal_for
 from .tokens import Credentials, read_token
 
 # Longer values are garbage; refuse them before any hashing.
 MAX_PASSWORD_LENGTH = 1024
 MAX_UUID_LENGTH = 64
+
+
+def ticket_model() -> Any:
+    """The Ticket model, looked up in the app registry (models.py builds on this module)."""
+    return apps.get_model("django_ticketoffice", "Ticket")
 
 
 def parse_uuid(value: Any) -> uuid_module.UUID:
@@ -61,71 +70,82 @@ def password_credentials(uuid: Any, password: Any) -> Credentials:
     return Credentials(uuid=ticket_uuid, secret=password, signed=False)
 
 
-def check_stamps(ticket_uuid: uuid_module.UUID, *, genuine: bool) -> None:
+def check_stamps(ticket_uuid: uuid_module.UUID) -> None:
     """Refuse a ticket that the stamp store knows as used or revoked."""
     state = get_store().lookup(ticket_uuid)
     if state == USED:
-        raise TicketUsedError("The ticket has already been used.", genuine=genuine)
+        raise TicketUsedError(
+            "The ticket has already been used.", genuine=True, ticket_uuid=ticket_uuid
+        )
     if state == REVOKED:
-        raise TicketRevokedError("The ticket has been revoked.", genuine=genuine)
+        raise TicketRevokedError(
+            "The ticket has been revoked.", genuine=True, ticket_uuid=ticket_uuid
+        )
 
 
-def fetch_ticket(ticket_uuid: uuid_module.UUID, place: str, purpose: str) -> Ticket:
+def fetch_ticket(ticket_uuid: uuid_module.UUID, place: str, purpose: str) -> Any:
     """Load a ticket by uuid (one SELECT, on the primary) and check that it belongs here."""
     # The primary, not a replica: the database decides with its freshest state.
     # [:1] rather than first(): no ORDER BY on a unique lookup.
-    ticket = next(iter(Ticket.objects.primary().filter(uuid=ticket_uuid)[:1]), None)
+    tickets = ticket_model().objects.primary().filter(uuid=ticket_uuid)[:1]
+    ticket = next(iter(tickets), None)
     if ticket is None or not ticket.is_appropriate(place, purpose):
         raise CredentialsError("No ticket matches these credentials.")
     return ticket
 
 
-def _refuse_from_database(ticket: Ticket, error: TicketError) -> TicketError:
-    write_back(ticket, error)
-    return error
-
-
-def verify(credentials: Credentials, place: str = "", purpose: str = "") -> Ticket:
-    """Carry checked-format credentials through the stamp, database and hash checks."""
-    try:
-        check_stamps(credentials.uuid, genuine=credentials.signed)
-    except (TicketUsedError, TicketRevokedError) as stamped:
-        if credentials.signed:
-            raise
-        # 0.2 reveals the state only to the holder of the password: prove it first,
-        # so that the answer does not depend on whether the cache is warm.
-        if not fetch_ticket(credentials.uuid, place, purpose).check_password(credentials.secret):
-            raise CredentialsError("No ticket matches these credentials.") from None
-        stamped.genuine = True
-        raise
-    ticket = fetch_ticket(credentials.uuid, place, purpose)
+def _refuse_if_not_valid(ticket: Any) -> None:
     error = refusal_for(ticket)
-    if error is not None and credentials.signed:
-        raise _refuse_from_database(ticket, error)
+    if error is not None:
+        write_back(ticket, error)
+        raise error
+
+
+def _verify_signed(credentials: Credentials, place: str, purpose: str) -> Any:
+    check_stamps(credentials.uuid)
+    ticket = fetch_ticket(credentials.uuid, place, purpose)
+    _refuse_if_not_valid(ticket)
     if not ticket.check_password(credentials.secret):
         raise CredentialsError("No ticket matches these credentials.")
-    if error is not None:
-        # 0.2 reveals "used" or "expired" only to the holder of the password.
-        raise _refuse_from_database(ticket, error)
     return ticket
 
 
-def verify_token(token: Any, place: str = "", purpose: str = "") -> Ticket:
+def _verify_password(credentials: Credentials, place: str, purpose: str) -> Any:
+    try:
+        ticket = fetch_ticket(credentials.uuid, place, purpose)
+    except CredentialsError:
+        hashers.spend_like_a_check(credentials.secret)
+        raise
+    if not ticket.check_password(credentials.secret):
+        if hashers.is_fast(ticket.password):
+            hashers.spend_like_a_check(credentials.secret)
+        raise CredentialsError("No ticket matches these credentials.")
+    # 0.2 reveals "used" or "expired" only to the holder of the password.
+    _refuse_if_not_valid(ticket)
+    return ticket
+
+
+def verify(credentials: Credentials, place: str = "", purpose: str = "") -> Any:
+    """Carry checked-format credentials through the stamp, database and hash checks."""
+    if credentials.signed:
+        return _verify_signed(credentials, place, purpose)
+    return _verify_password(credentials, place, purpose)
+
+
+def verify_token(token: Any, place: str = "", purpose: str = "") -> Any:
     """Return the valid ticket behind a signed token, or raise a TicketError."""
     return verify(read_token(token, place, purpose), place, purpose)
 
 
-def verify_password(uuid: Any, password: Any, place: str = "", purpose: str = "") -> Ticket:
+def verify_password(uuid: Any, password: Any, place: str = "", purpose: str = "") -> Any:
     """Return the valid ticket behind 0.2's uuid + password, or raise a TicketError."""
     return verify(password_credentials(uuid, password), place, purpose)
 
 
-def verify_session(ticket_uuid: Any, place: str = "", purpose: str = "") -> Ticket:
+def verify_session(ticket_uuid: Any, place: str = "", purpose: str = "") -> Any:
     """Re-check a ticket whose secret was verified earlier in this session."""
     parsed = parse_uuid(ticket_uuid)
-    check_stamps(parsed, genuine=True)
+    check_stamps(parsed)
     ticket = fetch_ticket(parsed, place, purpose)
-    error = refusal_for(ticket)
-    if error is not None:
-        raise _refuse_from_database(ticket, error)
+    _refuse_if_not_valid(ticket)
     return ticket

@@ -214,7 +214,9 @@ def test_revoke_action_refuses_the_ticket_without_sql(
     ticket.refresh_from_db()
     assert ticket.revoked
     used.refresh_from_db()
-    assert used.revocation_datetime is None
+    # Recorded (a use in flight that fails must not revive it), but it stays "used".
+    assert used.revocation_datetime is not None
+    assert used.status == "used"
     assert redis.get(f"ticketoffice:{{{ticket.uuid}}}") == b"revoked"
 
     visitor = Client()
@@ -224,7 +226,7 @@ def test_revoke_action_refuses_the_ticket_without_sql(
     assert b"revoked" in response.content
 
 
-def test_revoke_action_on_used_and_revoked_tickets_changes_nothing(
+def test_revoke_action_on_used_and_revoked_tickets_changes_no_status(
     admin_client, tickets, django_capture_on_commit_callbacks
 ):
     before = {t.pk: (t.usage_datetime, t.revocation_datetime) for t in Ticket.objects.all()}
@@ -238,7 +240,15 @@ def test_revoke_action_on_used_and_revoked_tickets_changes_nothing(
     texts = [str(m) for m in get_messages(response.wsgi_request)]
     assert texts == ["0 tickets were revoked. 2 were skipped: already used or revoked."]
     after = {t.pk: (t.usage_datetime, t.revocation_datetime) for t in Ticket.objects.all()}
-    assert after == before
+    # The used ticket keeps its use and gets the revocation recorded (it wins over
+    # a use in flight that fails); the revoked one is untouched; no status changes.
+    used, revoked = tickets["used"].pk, tickets["revoked"].pk
+    assert after[revoked] == before[revoked]
+    assert after[used][0] == before[used][0] and after[used][1] is not None
+    assert {t.pk: t.status for t in Ticket.objects.filter(pk__in=[used, revoked])} == {
+        used: "used",
+        revoked: "revoked",
+    }
 
 
 def test_limited_staff_cannot_run_the_revoke_action(clerk_client, tickets):
@@ -277,7 +287,7 @@ def test_revoke_button_on_a_used_ticket_says_nothing_changed(admin_client, ticke
         "The ticket was already used or revoked: nothing changed."
     ]
     used.refresh_from_db()
-    assert used.revocation_datetime is None
+    assert used.status == "used"
 
 
 def test_revoke_button_needs_the_revoke_permission(clerk_client, tickets):

@@ -235,13 +235,14 @@ def test_used_expired_revoked_properties():
     assert ticket.expired is False and ticket.is_valid()
     ticket = Ticket(revocation_datetime=now)
     assert ticket.revoked is True and not ticket.is_valid() and ticket.status == "revoked"
-    # Revocation wins over use, use over expiry.
+    # A use wins over a revocation recorded while it was in flight; revocation
+    # wins over expiry.
     ticket = Ticket(
         revocation_datetime=now, usage_datetime=now, expiry_datetime=now - timedelta(days=1)
     )
-    assert ticket.status == "revoked"
-    ticket.revocation_datetime = None
     assert ticket.status == "used"
+    ticket.usage_datetime = None
+    assert ticket.status == "revoked"
 
 
 def test_expiry_is_strict(monkeypatch):
@@ -348,7 +349,11 @@ def test_revoke_returns_false_for_used_ticket():
     ticket = make()
     ticket.use()
     assert ticket.revoke() is False
-    assert Ticket.objects.get(pk=ticket.pk).revocation_datetime is None
+    stored = Ticket.objects.get(pk=ticket.pk)
+    # Recorded all the same (a use in flight that fails must not revive the
+    # ticket), while the status stays "used".
+    assert stored.revocation_datetime is not None
+    assert stored.status == "used"
 
 
 def test_revoke_of_expired_ticket():
@@ -447,7 +452,8 @@ def test_queryset_revoke(population, django_capture_on_commit_callbacks):
         "expired",
         "revoked",
     }
-    assert Ticket.objects.get(pk=population["used"].pk).revocation_datetime is None
+    used = Ticket.objects.get(pk=population["used"].pk)
+    assert used.revocation_datetime is not None and used.status == "used"
     assert Ticket.objects.all().revoke() == 0
 
 

@@ -486,15 +486,15 @@ def test_stamps_are_read_from_the_primary(
 
 
 def test_undone_claim_drops_a_stale_written_back_stamp(stamp_cache, rf):
-    from django_ticketoffice.decorators import _Claim
+    from django_ticketoffice.claims import Claim
 
     ticket, _ = issue()
     request = rf.get("/louvre/")
     request.ticket = ticket
     store = get_store()
-    claim = _Claim(request)
+    claim = Claim.for_request(request)
     claim.take()
-    assert claim.fast is True  # both caches support the first-writer-wins add
+    assert claim.holds_cache_claim is True  # both caches support the first-writer-wins add
     # Meanwhile another request saw the claimed row and wrote a "used" stamp back.
     store.stamp(ticket.uuid, "used", ticket.expiry_datetime)
     assert store.lookup(ticket.uuid) == "used"

@@ -256,11 +256,12 @@ class Claim:
         def close() -> None:
             del response.close
             try:
-                response.close()
-            finally:
                 # Closed without being rendered (a middleware replaced it): the
-                # action did not visibly happen. A no-op once settled.
+                # action did not visibly happen. A no-op once settled. Before
+                # close(), whose request_finished signal closes connections.
                 claim.undo()
+            finally:
+                response.close()
 
         response.render = render
         response.close = close

@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection
 from typing import Any, TypeVar, overload
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
-from django.core.exceptions import DisallowedRedirect, ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from . import claims
@@ -34,6 +34,10 @@ from .verification import parse_uuid, verify, verify_session
 from .responses import RefusalHandler, get_refusal_handler, protect_response
 
 ViewFunc = TypeVar("ViewFunc", bound=Callable[..., Any])
+
+# Recent Django releases refuse to redirect to URLs over 16,384 characters
+# (DisallowedRedirect, a 500): refuse clearly before that, on every version.
+MAX_REDIRECT_LENGTH = 16_000
 
 __all__ = ["admit", "invitation_required", "session_key", "stamp_invitation"]
 
@@ -78,15 +82,15 @@ def _refusal(
 def _remember(request: HttpRequest, place: str, purpose: str, ticket: Ticket) -> HttpResponse:
     """Move a verified credential into the session; redirect to the clean URL."""
     status = 302 if request.method in ("GET", "HEAD") else 307
-    try:
-        # Built first: a URL too long to redirect to must not leave a ticket behind.
-        redirect = HttpResponseRedirect(clean_url(request), status=status)
-    except DisallowedRedirect:
+    location = clean_url(request)
+    # Checked first: a URL too long to redirect to must not leave a ticket behind.
+    if len(location) > MAX_REDIRECT_LENGTH:
         raise RequestTooLongError(
             "The address is too long to continue: remove its extra parameters.",
             genuine=True,
             ticket_uuid=ticket.uuid,
-        ) from None
+        )
+    redirect = HttpResponseRedirect(location, status=status)
     session = request.session  # type: ignore[attr-defined]
     # Rotate the key, as django.contrib.auth.login() does: a session id planted
     # in the browser before this request never gains the ticket.

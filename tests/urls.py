@@ -19,6 +19,12 @@ urlpatterns = [
     path("handled/", views.handled, name="handled"),
     path("unguarded/", views.unguarded, name="unguarded"),
     path("rooms/<int:room>/", views.room, name="room"),
+    path("gallery/", views.GalleryView.as_view(), name="gallery"),
+    path("lazy/", views.lazy, name="lazy"),
+    path("revoked-midway/", views.revoked_midway, name="revoked-midway"),
+    path("report/", views.report, name="report"),
+    path("slow/", views.slow, name="slow"),
+    path("async-race/", views.async_race, name="async-race"),
     # A catch-all prefix, as some projects have: "//evil.example/x/anywhere/" matches.
     re_path(r"^(?P<prefix>.*)/anywhere/$", views.anywhere, name="anywhere"),
 ]

@@ -117,3 +117,79 @@ def unguarded(request):
 @invitation_required(place="louvre", purpose="visit")
 def room(request, room):
     return HttpResponse(f"room {room}")
+
+
+# Views below serve the seam tests (tests/test_seams.py, tests/test_servers.py).
+
+
+class Exhibit:
+    """Template context whose rendering fails on demand, as a lazy queryset may."""
+
+    def __init__(self, broken: bool) -> None:
+        self.broken = broken
+
+    @property
+    def title(self) -> str:
+        if self.broken:
+            raise RuntimeError("the template failed to render")
+        return "Mona Lisa"
+
+
+class GalleryView(InvitationRequiredMixin, TemplateView):
+    """The documented class-based pattern: stamp = True on a TemplateView."""
+
+    place = "louvre"
+    purpose = "visit"
+    stamp = True
+    template_name = "tests/gallery.html"
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "exhibit": Exhibit("broken" in self.request.GET)}
+
+
+@invitation_required(place="louvre", purpose="visit", redirect=False)
+@stamp_invitation
+def lazy(request):
+    """A function view answering a lazy TemplateResponse (with ``?broken`` it fails to render)."""
+    from django.template.response import TemplateResponse
+
+    Visit.objects.create(ticket_uuid=request.ticket.uuid)
+    status = int(request.GET.get("status", 200))
+    context = {"exhibit": Exhibit("broken" in request.GET), "view": {"ticket": request.ticket}}
+    return TemplateResponse(request, "tests/gallery.html", context, status=status)
+
+
+@invitation_required(place="louvre", purpose="visit", redirect=False)
+@stamp_invitation
+def revoked_midway(request):
+    """Staff revoke the ticket while this view runs; then the view fails or succeeds."""
+    from django_ticketoffice.models import Ticket
+
+    revoked = Ticket.objects.get(pk=request.ticket.pk).revoke()
+    return HttpResponse(f"revoke() said {revoked}", status=int(request.GET.get("status", 500)))
+
+
+@invitation_required(place="louvre", purpose="visit", redirect=False)
+def report(request):
+    """A view that fails with the credential still in the URL (redirect=False)."""
+    raise RuntimeError("a bug in the project's view")
+
+
+@invitation_required(place="louvre", purpose="visit", redirect=False)
+@stamp_invitation
+def slow(request):
+    """Sleep (``?sleep=``), then write a Visit: the database may be gone by then."""
+    import time
+
+    time.sleep(float(request.GET.get("sleep", 0)))
+    Visit.objects.create(ticket_uuid=request.ticket.uuid)
+    return HttpResponse("slow")
+
+
+@invitation_required(place="louvre", purpose="visit", redirect=False)
+@stamp_invitation
+async def async_race(request):
+    from asgiref.sync import sync_to_async
+
+    await sync_to_async(Visit.objects.create)(ticket_uuid=request.ticket.uuid)
+    return HttpResponse("async raced")

@@ -72,7 +72,7 @@ def conceal_credentials(request: HttpRequest) -> None:
     for name in names:
         query.setlist(name, [MASK] * len(query.getlist(name)))
     query._mutable = False
-    request.GET = query
+    request.GET = query  # type: ignore[assignment]
     query_string = query.urlencode(safe="*")
     meta = request.META
     meta["QUERY_STRING"] = query_string

@@ -28,10 +28,10 @@ from .credentials import (
 )
 from .exceptions import NoTicketError, RequestTooLongError, TicketError
 from .models import Ticket
+from .responses import RefusalHandler, get_refusal_handler, protect_response
 from .signals import ticket_refused
 from .tokens import Credentials
 from .verification import parse_uuid, verify, verify_session
-from .responses import RefusalHandler, get_refusal_handler, protect_response
 
 ViewFunc = TypeVar("ViewFunc", bound=Callable[..., Any])
 
@@ -91,7 +91,7 @@ def _remember(request: HttpRequest, place: str, purpose: str, ticket: Ticket) ->
             ticket_uuid=ticket.uuid,
         )
     redirect = HttpResponseRedirect(location, status=status)
-    session = request.session  # type: ignore[attr-defined]
+    session = request.session
     # Rotate the key, as django.contrib.auth.login() does: a session id planted
     # in the browser before this request never gains the ticket.
     if session.session_key is not None:

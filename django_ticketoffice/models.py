@@ -117,11 +117,15 @@ class TicketQuerySet(models.QuerySet["Ticket"]):
                 )
                 if not batch:
                     break
-                count = Ticket._base_manager.using(using).filter(
-                    pk__in=[row[0] for row in batch],
-                    usage_datetime__isnull=True,
-                    revocation_datetime__isnull=True,
-                ).update(revocation_datetime=timezone.now())
+                count = (
+                    Ticket._base_manager.using(using)
+                    .filter(
+                        pk__in=[row[0] for row in batch],
+                        usage_datetime__isnull=True,
+                        revocation_datetime__isnull=True,
+                    )
+                    .update(revocation_datetime=timezone.now())
+                )
                 stamped = [(row[1], row[2]) for row in batch]
                 on_ticket_commit(lambda s=stamped: _after_revoke(s, request), Ticket)
                 total += count

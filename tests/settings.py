@@ -62,7 +62,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
 
-CACHES = {
+CACHES: dict[str, dict[str, object]] = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"},
     "redis": {
         "BACKEND": "django_redis.cache.RedisCache",
@@ -76,7 +76,9 @@ CACHES = {
 }
 
 # Cookie sessions keep query counts about tickets, not about sessions.
-SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+SESSION_ENGINE = os.environ.get(
+    "TEST_SESSION_ENGINE", "django.contrib.sessions.backends.signed_cookies"
+)
 
 # Fast hashing for passwords set with set_password() in tests.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -84,7 +86,11 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 STATIC_URL = "/static/"
 
-TICKETOFFICE_CACHE = "default"
+# Servers started by the tests (tests/servers.py) read their stamp cache from
+# the environment: an alias name, and for "server" its Redis URL.
+TICKETOFFICE_CACHE = os.environ.get("TEST_TICKETOFFICE_CACHE", "default")
+if os.environ.get("TEST_SERVER_REDIS_URL"):
+    CACHES["server"] = dict(CACHES["redis"], LOCATION=os.environ["TEST_SERVER_REDIS_URL"])
 # Fail fast in tests that stop Redis.
 TICKETOFFICE_CACHE_RETRY_INTERVAL = 5.0
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import socket
-import subprocess
 import time
 from datetime import timedelta
 from urllib.parse import urlencode
@@ -22,6 +20,7 @@ from django.core.cache import caches
 from django_ticketoffice.models import Ticket
 from django_ticketoffice.stamps import RedisStampStore, get_store
 from tests.conftest import _missing_service, free_port
+from tests.servers import RedisServer
 
 pytestmark = pytest.mark.django_db
 
@@ -65,56 +64,6 @@ def use(client, token):
     assert response.status_code == 302, response.content
     response = client.get(response["Location"])
     assert response.status_code == 200, response.content
-
-
-class RedisServer:
-    """A throwaway redis-server on its own port, without persistence."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", self.port)) == 0:
-                pytest.fail(f"port {self.port} is taken: another redis-server is running there")
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--daemonize",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = self.client()
-        for _ in range(100):
-            try:
-                client.ping()
-                return
-            except Exception:
-                time.sleep(0.05)
-        self.stop()
-        pytest.fail(f"redis-server did not start on port {self.port}")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
-
-    def client(self):
-        import redis
-
-        return redis.Redis(port=self.port, socket_connect_timeout=0.5, socket_timeout=0.5)
 
 
 class NetworkAttempts:

@@ -144,7 +144,10 @@ class GalleryView(InvitationRequiredMixin, TemplateView):
     template_name = "tests/gallery.html"
 
     def get_context_data(self, **kwargs):
-        return {**super().get_context_data(**kwargs), "exhibit": Exhibit("broken" in self.request.GET)}
+        return {
+            **super().get_context_data(**kwargs),
+            "exhibit": Exhibit("broken" in self.request.GET),
+        }
 
 
 @invitation_required(place="louvre", purpose="visit", redirect=False)

@@ -29,12 +29,34 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponseBase
 from django.utils import timezone
 
+from . import statements
 from .exceptions import CredentialsError, TicketError, TicketUsedError
 from .signals import ticket_release_failed, ticket_used
 from .stamps import USED, get_store, on_ticket_commit, write_back
-from .states import refusal_for, valid_q
+from .states import refusal_for, refusal_for_state, valid_q
+from .verification import ticket_by_uuid
 
 logger = logging.getLogger("django_ticketoffice.claims")
+
+
+# The claim, in one place for every caller: mark a valid ticket used. Built as
+# ORM queries and precompiled by :mod:`.statements`.
+
+
+def claim_by_pk(model: Any, inputs: dict[str, Any]) -> Any:
+    """Claim a ticket whose row was loaded."""
+    now = inputs["now"]
+    return model._base_manager.filter(Q(pk=inputs["pk"]) & valid_q(now)), {"usage_datetime": now}
+
+
+def claim_by_uuid(model: Any, inputs: dict[str, Any]) -> Any:
+    """Claim a ticket known by uuid, for its place and purpose only."""
+    now = inputs["now"]
+    tickets = model._base_manager.filter(
+        Q(uuid=inputs["uuid"], place=inputs["place"], purpose=inputs["purpose"]) & valid_q(now)
+    )
+    return tickets, {"usage_datetime": now}
+
 
 T = TypeVar("T")
 
@@ -61,9 +83,17 @@ class Claim:
     """
 
     def __init__(
-        self, ticket: Any, *, request: HttpRequest | None = None, cache_claim: bool = True
+        self,
+        ticket: Any = None,
+        *,
+        request: HttpRequest | None = None,
+        cache_claim: bool = True,
+        model: Any = None,
+        ticket_uuid: Any = None,
     ) -> None:
         self.ticket = ticket
+        self.model = type(ticket) if ticket is not None else model
+        self.ticket_uuid = ticket.uuid if ticket is not None else ticket_uuid
         self.request = request
         self.cache_claim = cache_claim
         self.store = get_store()
@@ -71,6 +101,8 @@ class Claim:
         self.holds_cache_claim = False
         self.claimed_at: datetime | None = None
         self.in_transaction = False
+        # Set when the stamped view takes over a claim that admission took.
+        self.adopted = False
 
     @classmethod
     def for_request(cls, request: HttpRequest) -> Claim:
@@ -87,23 +119,46 @@ class Claim:
 
     @property
     def _alias(self) -> str:
-        return router.db_for_write(type(self.ticket), instance=self.ticket)
+        hints = {"instance": self.ticket} if self.ticket is not None else {}
+        return router.db_for_write(self.model, **hints)
 
     def take(self) -> None:
         """Claim the ticket, or raise the :class:`TicketError` that refuses it."""
-        ticket = self.ticket
         if self.cache_claim:
-            fast = self.store.claim(ticket.uuid)
-            if fast is False:
-                raise TicketUsedError(
-                    "The ticket is being used by another request.",
-                    genuine=True,
-                    ticket_uuid=ticket.uuid,
-                )
-            self.holds_cache_claim = bool(fast)
+            self._refuse_if_held(self.store.claim(self.ticket_uuid))
+        self._take_row(claim_by_pk, {"pk": self.ticket.pk})
+
+    def take_remembered(self, place: str, purpose: str) -> Any:
+        """Claim a ticket known by uuid and fetch it, in one statement where possible.
+
+        For the request that follows admission: the session remembers the
+        uuid, and the ticket's row comes back from the claim itself
+        (``UPDATE ... RETURNING``), after one cache call that both checks the
+        stamp and takes the cache claim. Returns the ticket; raises the
+        :class:`TicketError` that refuses it.
+        """
+        state, fast = self.store.check_and_claim(self.ticket_uuid)
+        error = refusal_for_state(state, self.ticket_uuid) if state is not None else None
+        if error is not None:
+            raise error
+        self._refuse_if_held(fast)
+        inputs = {"uuid": self.ticket_uuid, "place": place, "purpose": purpose}
+        self._take_row(claim_by_uuid, inputs, place=place, purpose=purpose)
+        return self.ticket
+
+    def _refuse_if_held(self, fast: bool | None) -> None:
+        if fast is False:
+            raise TicketUsedError(
+                "The ticket is being used by another request.",
+                genuine=True,
+                ticket_uuid=self.ticket_uuid,
+            )
+        self.holds_cache_claim = bool(fast)
+
+    def _take_row(self, build: Any, inputs: dict[str, Any], **where: str) -> None:
         self.state = _TAKING
         try:
-            self._claim_row()
+            self._claim_row(build, inputs, **where)
         except TicketError:
             self.state = _NEW
             self.claimed_at = None
@@ -115,32 +170,45 @@ class Claim:
             raise
         self.state = _TAKEN
 
-    def _claim_row(self) -> None:
-        ticket = self.ticket
-        model, alias = type(ticket), self._alias
+    def _claim_row(self, build: Any, inputs: dict[str, Any], **where: str) -> None:
+        model, alias = self.model, self._alias
         now = timezone.now()
         # Known before the UPDATE runs, so that undo() can tell our claim apart.
         self.claimed_at = now
         self.in_transaction = connections[alias].in_atomic_block
-        tickets = model._base_manager.using(alias)
-        if tickets.filter(Q(pk=ticket.pk) & valid_q(now)).update(usage_datetime=now):
-            ticket.usage_datetime = now
+        inputs = {**inputs, "now": now}
+        if self.ticket is None:
+            fetch = statements.can_return_rows(alias)
+            if fetch:
+                self.ticket = statements.update_returning(model, build, alias, inputs)
+            elif statements.update(model, build, alias, inputs):
+                self.ticket = statements.select_first(
+                    model, ticket_by_uuid, alias, {"uuid": self.ticket_uuid}
+                )
+            if self.ticket is not None:
+                return
+        elif statements.update(model, build, alias, inputs):
+            self.ticket.usage_datetime = now
             return
-        current = tickets.filter(pk=ticket.pk).first()
-        if current is None:
-            raise CredentialsError("The ticket no longer exists.", ticket_uuid=ticket.uuid)
-        for name in ("usage_datetime", "revocation_datetime", "expiry_datetime"):
-            setattr(ticket, name, getattr(current, name))
+        # Refused: a second statement tells why.
+        current = statements.select_first(model, ticket_by_uuid, alias, {"uuid": self.ticket_uuid})
+        if current is None or (where and not current.is_appropriate(**where)):
+            raise CredentialsError(
+                "No ticket matches these credentials.", ticket_uuid=self.ticket_uuid
+            )
+        if self.ticket is not None:
+            for name in ("usage_datetime", "revocation_datetime", "expiry_datetime"):
+                setattr(self.ticket, name, getattr(current, name))
         error = refusal_for(current) or TicketUsedError(
-            "The ticket could not be claimed.", genuine=True, ticket_uuid=ticket.uuid
+            "The ticket could not be claimed.", genuine=True, ticket_uuid=self.ticket_uuid
         )
-        write_back(ticket, error)
+        write_back(current, error)
         raise error
 
     def _drop_cache_claim(self) -> None:
         if self.holds_cache_claim:
             self.holds_cache_claim = False
-            self.store.release(self.ticket.uuid)
+            self.store.release(self.ticket_uuid)
 
     # Settling ------------------------------------------------------------------
 
@@ -165,11 +233,11 @@ class Claim:
         self._release_row()
         # Drop our cache claim, and a "used" stamp that a concurrent request may
         # have written back after seeing our claim in the database.
-        self.store.release(self.ticket.uuid, unstamp=True)
+        self.store.release(self.ticket_uuid, unstamp=True)
         self.holds_cache_claim = False
 
     def _release_row(self) -> None:
-        ticket, alias = self.ticket, self._alias
+        ticket, alias, ticket_uuid = self.ticket, self._alias, self.ticket_uuid
         if self.claimed_at is None:
             return
         connection = connections[alias]
@@ -177,10 +245,11 @@ class Claim:
         def release() -> None:
             # Only our own claim: the WHERE makes a stale release a no-op. A
             # revocation recorded meanwhile stays, so the ticket stays refused.
-            type(ticket)._base_manager.using(alias).filter(
-                pk=ticket.pk, usage_datetime=self.claimed_at
+            self.model._base_manager.using(alias).filter(
+                uuid=ticket_uuid, usage_datetime=self.claimed_at
             ).update(usage_datetime=None)
-            ticket.usage_datetime = None
+            if ticket is not None:
+                ticket.usage_datetime = None
 
         if self.in_transaction:
             # The claim belongs to the enclosing transaction: if that is broken,
@@ -189,7 +258,7 @@ class Claim:
                 with transaction.atomic(using=alias):
                     release()
             except DatabaseError:
-                logger.info("Ticket %s: claim left to the transaction rollback.", ticket.uuid)
+                logger.info("Ticket %s: claim left to the transaction rollback.", ticket_uuid)
             return
         try:
             release()
@@ -198,7 +267,7 @@ class Claim:
             # The connection died inside the view (failover, restart, terminated
             # backend). The claim was committed in autocommit: release it on a
             # fresh connection.
-            logger.warning("Ticket %s: releasing its claim on a new connection.", ticket.uuid)
+            logger.warning("Ticket %s: releasing its claim on a new connection.", ticket_uuid)
         try:
             if not connection.in_atomic_block:
                 connection.close()
@@ -207,12 +276,12 @@ class Claim:
             logger.error(
                 "Ticket %s stays used although its action failed: the claim could not be "
                 "released (%s: %s). Check the ticket; re-issue it if the holder needs it.",
-                ticket.uuid,
+                ticket_uuid,
                 type(error).__name__,
                 error,
             )
             ticket_release_failed.send(
-                sender=type(ticket), ticket=ticket, error=error, request=self.request
+                sender=self.model, ticket=ticket, error=error, request=self.request
             )
 
     # Responses ---------------------------------------------------------------
@@ -282,16 +351,52 @@ def consumes(request: HttpRequest, methods: frozenset[str] | None) -> bool:
     return methods is None or method in methods
 
 
-def run_view(view: Callable[..., Any], request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-    """Run a sync view inside a claim on the request's ticket.
+CLAIM_ATTRIBUTE = "_ticketoffice_claim"
+# Set on a stamped view: the methods that consume (None: all but HEAD/OPTIONS).
+CONSUMES_ATTRIBUTE = "_ticketoffice_consumes"
 
-    Raises :class:`ClaimRefused` when the ticket cannot be claimed.
+
+def taken_at_admission(request: HttpRequest) -> Claim | None:
+    """The claim that admission took for the stamped view, once, if any."""
+    claim = getattr(request, CLAIM_ATTRIBUTE, None)
+    if claim is None or claim.adopted or claim.state != _TAKEN:
+        return None
+    if claim.ticket is not getattr(request, "ticket", None):
+        return None
+    claim.adopted = True
+    return claim
+
+
+def abandon(request: HttpRequest) -> None:
+    """Undo a claim taken at admission that no stamped view took over.
+
+    Another decorator between ``@invitation_required`` and
+    ``@stamp_invitation`` may answer without calling the view (a login
+    redirect): then nothing happened, and the ticket stays valid.
     """
+    claim = getattr(request, CLAIM_ATTRIBUTE, None)
+    if claim is not None and not claim.adopted:
+        claim.undo()
+
+
+def _claim_for(request: HttpRequest) -> Claim:
+    claim = taken_at_admission(request)
+    if claim is not None:
+        return claim
     claim = Claim.for_request(request)
     try:
         claim.take()  # undoes itself if interrupted
     except TicketError as error:
         raise ClaimRefused(error) from None
+    return claim
+
+
+def run_view(view: Callable[..., Any], request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+    """Run a sync view inside a claim on the request's ticket.
+
+    Raises :class:`ClaimRefused` when the ticket cannot be claimed.
+    """
+    claim = _claim_for(request)
     try:
         response = view(request, *args, **kwargs)
     except BaseException:
@@ -300,7 +405,7 @@ def run_view(view: Callable[..., Any], request: HttpRequest, *args: Any, **kwarg
     return claim.finish(response)
 
 
-async def _to_completion(step: Callable[[], T]) -> T:
+async def to_completion(step: Callable[[], T]) -> T:
     """Run a sync step in its thread to the end, even if this task is cancelled meanwhile.
 
     A thread cannot be stopped: a cancelled await would leave a claim taken by
@@ -325,18 +430,20 @@ async def run_async_view(
     view: Callable[..., Any], request: HttpRequest, *args: Any, **kwargs: Any
 ) -> Any:
     """Run an async view inside a claim; a cancellation at any await point undoes it."""
-    claim = Claim.for_request(request)
-    try:
-        await _to_completion(claim.take)
-    except TicketError as error:
-        raise ClaimRefused(error) from None
-    except BaseException:
-        # Cancelled while the claim was being taken: it went on, undo it.
-        await _to_completion(claim.undo)
-        raise
+    claim = taken_at_admission(request)
+    if claim is None:
+        claim = Claim.for_request(request)
+        try:
+            await to_completion(claim.take)
+        except TicketError as error:
+            raise ClaimRefused(error) from None
+        except BaseException:
+            # Cancelled while the claim was being taken: it went on, undo it.
+            await to_completion(claim.undo)
+            raise
     try:
         response = await view(request, *args, **kwargs)
     except BaseException:
-        await _to_completion(claim.undo)
+        await to_completion(claim.undo)
         raise
-    return await _to_completion(functools.partial(claim.finish, response))
+    return await to_completion(functools.partial(claim.finish, response))

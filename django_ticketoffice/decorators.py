@@ -100,6 +100,15 @@ def _remember(request: HttpRequest, place: str, purpose: str, ticket: Ticket) ->
     return protect_response(redirect)
 
 
+def _claim_remembered(request: HttpRequest, remembered: Any, place: str, purpose: str) -> Ticket:
+    taking = claims.Claim(model=Ticket, ticket_uuid=parse_uuid(remembered), request=request)
+    # On the request before the claim is taken: abandon() finds it even if
+    # taking is interrupted half-way.
+    setattr(request, claims.CLAIM_ATTRIBUTE, taking)
+    ticket: Ticket = taking.take_remembered(place, purpose)
+    return ticket
+
+
 def admit(
     request: HttpRequest,
     place: str,
@@ -107,12 +116,14 @@ def admit(
     *,
     refusal_handler: RefusalHandler | str | None = None,
     redirect: bool | None = None,
+    claim: bool = False,
 ) -> HttpResponse | None:
     """Admit the request's ticket, or return the response that ends the request.
 
     On success the ticket is attached to the request and None is returned.
     The response is a refusal, or the redirect that moves fresh credentials
-    from the URL into the session.
+    from the URL into the session. With ``claim`` (a stamped view follows), a
+    ticket remembered in the session is claimed and fetched at once.
     """
     credentials: Credentials | None = None
     remembered: Any = None
@@ -133,7 +144,10 @@ def admit(
             remembered = session.get(session_key(place, purpose)) if session is not None else None
             if remembered is None:
                 raise NoTicketError("A ticket is required to see this page.")
-            ticket = verify_session(remembered, place, purpose)
+            if claim:
+                ticket = _claim_remembered(request, remembered, place, purpose)
+            else:
+                ticket = verify_session(remembered, place, purpose)
     except TicketError as error:
         ticket_uuid = error.ticket_uuid or (
             credentials.uuid if credentials is not None else _uuid_or_none(remembered)
@@ -167,6 +181,13 @@ def invitation_required(
     """
 
     def decorator(view: ViewFunc) -> ViewFunc:
+        # A stamped view below: the follow-up request claims while it admits.
+        stamped = hasattr(view, claims.CONSUMES_ATTRIBUTE)
+        consuming: frozenset[str] | None = getattr(view, claims.CONSUMES_ATTRIBUTE, None)
+
+        def claims_early(request: HttpRequest) -> bool:
+            return stamped and claims.consumes(request, consuming)
+
         def finish(request: HttpRequest, response: HttpResponse) -> HttpResponse:
             # After the redirect the URL is clean, so same-origin referrers leak
             # nothing and keep the Origin header that CSRF checks need.
@@ -187,29 +208,48 @@ def invitation_required(
         if iscoroutinefunction(view):
 
             async def async_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-                response = await sync_to_async(admit)(
-                    request, place, purpose, refusal_handler=refusal_handler, redirect=redirect
-                )
-                if response is not None:
-                    return response
                 try:
-                    return finish(request, await view(request, *args, **kwargs))
+                    response = await claims.to_completion(
+                        functools.partial(
+                            admit,
+                            request,
+                            place,
+                            purpose,
+                            refusal_handler=refusal_handler,
+                            redirect=redirect,
+                            claim=claims_early(request),
+                        )
+                    )
+                    if response is not None:
+                        return response
+                    response = await view(request, *args, **kwargs)
                 except claims.ClaimRefused as refusal:
                     return await sync_to_async(refused)(request, refusal)
+                finally:
+                    await claims.to_completion(functools.partial(claims.abandon, request))
+                return finish(request, response)
 
             markcoroutinefunction(async_wrapper)
             return functools.wraps(view)(async_wrapper)  # type: ignore[return-value]
 
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-            response = admit(
-                request, place, purpose, refusal_handler=refusal_handler, redirect=redirect
-            )
-            if response is not None:
-                return response
             try:
-                return finish(request, view(request, *args, **kwargs))
+                response = admit(
+                    request,
+                    place,
+                    purpose,
+                    refusal_handler=refusal_handler,
+                    redirect=redirect,
+                    claim=claims_early(request),
+                )
+                if response is not None:
+                    return response
+                response = view(request, *args, **kwargs)
             except claims.ClaimRefused as refusal:
                 return refused(request, refusal)
+            finally:
+                claims.abandon(request)
+            return finish(request, response)
 
         return functools.wraps(view)(wrapper)  # type: ignore[return-value]
 
@@ -257,6 +297,7 @@ def stamp_invitation(
             return await claims.run_async_view(wrapped, request, *args, **kwargs)
 
         markcoroutinefunction(async_wrapper)
+        setattr(async_wrapper, claims.CONSUMES_ATTRIBUTE, allowed)
         return functools.wraps(wrapped)(async_wrapper)  # type: ignore[return-value]
 
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
@@ -264,4 +305,5 @@ def stamp_invitation(
             return wrapped(request, *args, **kwargs)
         return claims.run_view(wrapped, request, *args, **kwargs)
 
+    setattr(wrapper, claims.CONSUMES_ATTRIBUTE, allowed)
     return functools.wraps(wrapped)(wrapper)  # type: ignore[return-value]

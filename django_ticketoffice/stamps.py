@@ -171,6 +171,31 @@ class StampStore:
         else:
             self._succeeded()
 
+    def check_and_claim(self, ticket_uuid: uuid.UUID) -> tuple[str | None, bool | None]:
+        """Look the stamp up and, if there is none, try to take the claim.
+
+        Returns ``(state, None)`` for a used or revoked ticket, else ``(None,
+        claim)`` with the result of :meth:`claim`. One round trip with Redis.
+        Raises :class:`TicketServiceUnavailable` like :meth:`lookup`.
+        """
+        if not self.available:
+            self._unavailable()
+            return None, None
+        try:
+            state, claimed = self._check_and_add(
+                self.key(ticket_uuid), self.claim_key(ticket_uuid), int(app_settings.CLAIM_TTL)
+            )
+        except Exception as error:
+            self._failed("claim", error)
+            self._unavailable()
+            return None, None
+        self._succeeded()
+        if isinstance(state, bytes):
+            state = state.decode("ascii", "replace")
+        if state in (USED, REVOKED):
+            return state, None
+        return None, claimed
+
     def claim(self, ticket_uuid: uuid.UUID) -> bool | None:
         """Try to take the fast first-writer-wins claim on a ticket.
 
@@ -225,12 +250,32 @@ class StampStore:
     def _add(self, key: str, ttl: int) -> bool:
         return bool(caches[self.alias].add(key, "1", timeout=ttl, version=0))
 
+    def _check_and_add(self, key: str, claim_key: str, ttl: int) -> tuple[Any, bool]:
+        state = self._get(key)
+        if state is not None:
+            return state, False
+        return None, self._add(claim_key, ttl)
+
     def _delete(self, *keys: str) -> None:
         caches[self.alias].delete_many(keys, version=0)
 
 
+# One round trip before a stamped view: the stamp if there is one, else the
+# claim, taken only if free. Returns the stamp, or 1 (taken) or 0 (held).
+CHECK_AND_CLAIM = """
+local stamp = redis.call('GET', KEYS[1])
+if stamp then return stamp end
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then return 1 end
+return 0
+"""
+
+
 class RedisStampStore(StampStore):
     """Stamps in Redis through django-redis's raw client: plain bytes, no pickle."""
+
+    def __init__(self, alias: str) -> None:
+        super().__init__(alias)
+        self._scripts: dict[str, Any] = {}
 
     def _client(self) -> Any:
         from django_redis import get_redis_connection
@@ -257,6 +302,18 @@ class RedisStampStore(StampStore):
 
     def _add(self, key: str, ttl: int) -> bool:
         return bool(self._client().set(key, b"1", ex=ttl, nx=True))
+
+    def _check_and_add(self, key: str, claim_key: str, ttl: int) -> tuple[Any, bool]:
+        client = self._client()
+        script = self._scripts.get("check_and_claim")
+        if script is None:
+            # EVALSHA, with redis-py loading the script again after a NOSCRIPT.
+            script = self._scripts["check_and_claim"] = client.register_script(CHECK_AND_CLAIM)
+        # Both keys share the {uuid} hash tag: one Redis Cluster slot.
+        result = script(keys=[key, claim_key], args=[ttl], client=client)
+        if isinstance(result, bytes):
+            return result, False
+        return None, bool(result)
 
     def _delete(self, *keys: str) -> None:
         self._client().delete(*keys)

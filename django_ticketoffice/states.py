@@ -50,8 +50,13 @@ _REFUSALS: dict[str, tuple[type[TicketError], str]] = {
 
 def refusal_for(ticket: Any, *, genuine: bool = True) -> TicketError | None:
     """Return the exception that refuses ``ticket`` in its current state, if any."""
-    refusal = _REFUSALS.get(status_of(ticket))
+    return refusal_for_state(status_of(ticket), ticket.uuid, genuine=genuine)
+
+
+def refusal_for_state(status: str, ticket_uuid: Any, *, genuine: bool = True) -> TicketError | None:
+    """Return the exception that refuses a ticket in ``status``, if any."""
+    refusal = _REFUSALS.get(status)
     if refusal is None:
         return None
     error_class, message = refusal
-    return error_class(message, genuine=genuine, ticket_uuid=ticket.uuid)
+    return error_class(message, genuine=genuine, ticket_uuid=ticket_uuid)

@@ -9,3 +9,16 @@ class Visit(models.Model):
 
     def __str__(self) -> str:
         return f"visit with {self.ticket_uuid}"
+
+
+class Pass(models.Model):
+    """Another model with a uuid, its own table and fields: statements compile per model."""
+
+    uuid = models.UUIDField(unique=True)
+    note = models.CharField(max_length=50)
+
+    class Meta:
+        db_table = "tests_custom_pass"
+
+    def __str__(self) -> str:
+        return f"pass {self.uuid}"

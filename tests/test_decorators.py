@@ -454,10 +454,10 @@ def test_stamp_on_success(client, django_assert_num_queries, django_capture_on_c
     response = client.get(url("/louvre/", ticket=token))
     assert response.status_code == 302
     assert not stored(ticket).used
-    # SELECT, then the claim UPDATE.
+    # One statement: the claim, UPDATE ... RETURNING the ticket.
     with (
         django_capture_on_commit_callbacks(execute=True),
-        django_assert_num_queries(2),
+        django_assert_num_queries(1),
     ):
         response = client.get(response["Location"])
     assert response.status_code == 200

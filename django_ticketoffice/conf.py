@@ -34,6 +34,10 @@ DEFAULTS: dict[str, Any] = {
     "STAMP_TTL": 30 * 24 * 3600,
     # Seconds a fast Redis claim lives while a stamped view runs.
     "CLAIM_TTL": 60,
+    # Final refusals (revoked, used) kept in each process's memory: how many, and
+    # for how many seconds. 0 entries turns it off.
+    "LOCAL_STAMPS": 10_000,
+    "LOCAL_STAMP_TTL": 60.0,
     # Absolute base for one-link URLs, e.g. "https://example.com".
     "BASE_URL": None,
     # {"place:purpose": "url-name"}: where the admin and commands point new tickets.

@@ -44,6 +44,7 @@ from django.utils import timezone
 
 from .conf import app_settings
 from .exceptions import TicketError, TicketRevokedError, TicketServiceUnavailable, TicketUsedError
+from .local_stamps import LocalStamps
 
 logger = logging.getLogger("django_ticketoffice.stamps")
 
@@ -62,6 +63,7 @@ class StampStore:
         self._down_until = 0.0
         self._failing = False
         self._lock = threading.Lock()
+        self.local = LocalStamps(app_settings.LOCAL_STAMPS, app_settings.LOCAL_STAMP_TTL)
 
     # Keys --------------------------------------------------------------
 
@@ -117,8 +119,12 @@ class StampStore:
         """Return ``"used"``, ``"revoked"`` or ``None`` (unknown: ask the database).
 
         Raises :class:`TicketServiceUnavailable` when the cache is down and the
-        failure policy is ``"closed"``.
+        failure policy is ``"closed"``. Final states this process already
+        knows are answered from memory.
         """
+        known = self.local.get(ticket_uuid)
+        if known is not None:
+            return known
         if not self.available:
             self._unavailable()
             return None
@@ -129,11 +135,17 @@ class StampStore:
             self._unavailable()
             return None
         self._succeeded()
+        return self._known(ticket_uuid, value)
+
+    def _known(self, ticket_uuid: uuid.UUID, value: Any) -> str | None:
         if value is None:
             return None
         if isinstance(value, bytes):
             value = value.decode("ascii", "replace")
-        return value if value in (USED, REVOKED) else None
+        if value not in (USED, REVOKED):
+            return None
+        self.local.put(ticket_uuid, value)
+        return str(value)
 
     def stamp(
         self,
@@ -156,16 +168,39 @@ class StampStore:
         *,
         release_claims: bool = False,
     ) -> None:
-        """Record the same state for many tickets, in one round trip where possible."""
+        """Record the same final state for many tickets, in one round trip where possible."""
         if state not in (USED, REVOKED):
             raise ValueError(f"Unknown stamp {state!r}")
         tickets = list(tickets)
+        for ticket_uuid, _expiry in tickets:
+            self.local.put(ticket_uuid, state)
         items = [(self.key(u), self.ttl(expiry)) for u, expiry in tickets]
         if not items or not self.available:
             return
         released = [self.claim_key(u) for u, _ in tickets] if release_claims else []
         try:
             self._set_many(items, state, released)
+        except Exception as error:
+            self._failed("stamp", error)
+        else:
+            self._succeeded()
+
+    def write_back(self, ticket_uuid: uuid.UUID, state: str, expiry: datetime | None) -> None:
+        """Record a state the database found, which the cache did not know.
+
+        A "used" may be a claim still in flight, which would revert if undone:
+        it is written only while no claim key exists (atomically with Redis),
+        and not kept in process memory.
+        """
+        if state == REVOKED:
+            self.stamp(ticket_uuid, state, expiry)
+            return
+        if not self.available:
+            return
+        try:
+            self._set_unless_claimed(
+                self.key(ticket_uuid), self.claim_key(ticket_uuid), state, self.ttl(expiry)
+            )
         except Exception as error:
             self._failed("stamp", error)
         else:
@@ -178,11 +213,14 @@ class StampStore:
         claim)`` with the result of :meth:`claim`. One round trip with Redis.
         Raises :class:`TicketServiceUnavailable` like :meth:`lookup`.
         """
+        known = self.local.get(ticket_uuid)
+        if known is not None:
+            return known, None
         if not self.available:
             self._unavailable()
             return None, None
         try:
-            state, claimed = self._check_and_add(
+            value, claimed = self._check_and_add(
                 self.key(ticket_uuid), self.claim_key(ticket_uuid), int(app_settings.CLAIM_TTL)
             )
         except Exception as error:
@@ -190,9 +228,8 @@ class StampStore:
             self._unavailable()
             return None, None
         self._succeeded()
-        if isinstance(state, bytes):
-            state = state.decode("ascii", "replace")
-        if state in (USED, REVOKED):
+        state = self._known(ticket_uuid, value)
+        if state is not None:
             return state, None
         return None, claimed
 
@@ -217,6 +254,8 @@ class StampStore:
         claim undone in the database makes the ticket valid again, and a "used"
         stamp written back meanwhile by a request that saw the claim is stale.
         """
+        if unstamp:
+            self.local.discard(ticket_uuid)
         if not self.available:
             return
         keys = [self.claim_key(ticket_uuid)]
@@ -256,6 +295,11 @@ class StampStore:
             return state, False
         return None, self._add(claim_key, ttl)
 
+    def _set_unless_claimed(self, key: str, claim_key: str, state: str, ttl: int) -> None:
+        # Not atomic here (no scripts in the portable API); the window is one call.
+        if self._get(claim_key) is None:
+            caches[self.alias].add(key, state, timeout=ttl, version=0)
+
     def _delete(self, *keys: str) -> None:
         caches[self.alias].delete_many(keys, version=0)
 
@@ -266,6 +310,14 @@ CHECK_AND_CLAIM = """
 local stamp = redis.call('GET', KEYS[1])
 if stamp then return stamp end
 if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then return 1 end
+return 0
+"""
+
+
+# A stamp written back from the database, refused while a claim is in flight.
+SET_UNLESS_CLAIMED = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 1 end
 return 0
 """
 
@@ -303,17 +355,26 @@ class RedisStampStore(StampStore):
     def _add(self, key: str, ttl: int) -> bool:
         return bool(self._client().set(key, b"1", ex=ttl, nx=True))
 
-    def _check_and_add(self, key: str, claim_key: str, ttl: int) -> tuple[Any, bool]:
-        client = self._client()
-        script = self._scripts.get("check_and_claim")
+    def _script(self, client: Any, name: str, source: str) -> Any:
+        script = self._scripts.get(name)
         if script is None:
             # EVALSHA, with redis-py loading the script again after a NOSCRIPT.
-            script = self._scripts["check_and_claim"] = client.register_script(CHECK_AND_CLAIM)
+            script = self._scripts[name] = client.register_script(source)
+        return script
+
+    def _check_and_add(self, key: str, claim_key: str, ttl: int) -> tuple[Any, bool]:
+        client = self._client()
+        script = self._script(client, "check_and_claim", CHECK_AND_CLAIM)
         # Both keys share the {uuid} hash tag: one Redis Cluster slot.
         result = script(keys=[key, claim_key], args=[ttl], client=client)
         if isinstance(result, bytes):
             return result, False
         return None, bool(result)
+
+    def _set_unless_claimed(self, key: str, claim_key: str, state: str, ttl: int) -> None:
+        client = self._client()
+        script = self._script(client, "set_unless_claimed", SET_UNLESS_CLAIMED)
+        script(keys=[key, claim_key], args=[state.encode("ascii"), ttl], client=client)
 
     def _delete(self, *keys: str) -> None:
         self._client().delete(*keys)
@@ -390,4 +451,4 @@ def write_back(ticket: Any, error: TicketError) -> None:
     if isinstance(error, (TicketUsedError, TicketRevokedError)):
         state = USED if isinstance(error, TicketUsedError) else REVOKED
         ticket_uuid, expiry = ticket.uuid, ticket.expiry_datetime
-        on_ticket_commit(lambda: get_store().stamp(ticket_uuid, state, expiry), ticket)
+        on_ticket_commit(lambda: get_store().write_back(ticket_uuid, state, expiry), ticket)

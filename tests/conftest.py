@@ -68,6 +68,13 @@ def stamp_cache(request, settings) -> Iterator[str]:
         yield "locmem"
 
 
+@pytest.fixture
+def fresh_process(settings) -> None:
+    """No final refusals kept in this process's memory: the cache tiers as another
+    process sees them (each gunicorn worker has its own memory)."""
+    settings.TICKETOFFICE_LOCAL_STAMPS = 0
+
+
 class RoundTrips:
     """Counts packets sent to Redis by redis-py: one per command or pipeline."""
 

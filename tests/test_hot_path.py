@@ -219,3 +219,92 @@ def test_a_deleted_ticket_in_session_costs_two_statements(client):
     assert response.status_code == 403
     assert b'data-reason="invalid"' in response.content
     assert len(queries) == 2
+
+
+# Final refusals in process memory ---------------------------------------------------------
+
+
+def test_a_replay_in_the_same_process_costs_no_round_trip(
+    client, redis, redis_roundtrips, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    ticket, token = issue()
+    assert client.get(link("/louvre/", token)).status_code == 302
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.get("/louvre/").status_code == 200
+    redis_roundtrips.count = 0
+    with django_assert_num_queries(0):
+        response = client.get(link("/louvre/", token))
+    assert response.status_code == 403 and b'data-reason="used"' in response.content
+    assert redis_roundtrips.count == 0
+    # Another process (an empty memory) asks Redis once, then knows too.
+    get_store().local.discard(ticket.uuid)
+    with django_assert_num_queries(0):
+        assert client.get(link("/louvre/", token)).status_code == 403
+    assert redis_roundtrips.count == 1
+    assert client.get(link("/louvre/", token)).status_code == 403
+    assert redis_roundtrips.count == 1
+
+
+def test_a_revocation_is_known_at_once_in_the_revoking_process(
+    client, redis, redis_roundtrips, django_capture_on_commit_callbacks
+):
+    ticket, token = issue()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert ticket.revoke()
+    redis_roundtrips.count = 0
+    response = client.get(link("/louvre/", token))
+    assert b'data-reason="revoked"' in response.content
+    assert redis_roundtrips.count == 0
+
+
+def test_a_used_stamp_is_not_written_back_while_a_claim_is_in_flight(
+    rf, redis, django_capture_on_commit_callbacks
+):
+    from django_ticketoffice.claims import Claim
+    from django_ticketoffice.exceptions import TicketUsedError
+    from django_ticketoffice.verification import verify_token
+
+    ticket, token = issue()
+    request = rf.get("/")
+    request.ticket = ticket
+    claim = Claim.for_request(request)
+    claim.take()  # in flight: the row says used, the claim key exists
+    store = get_store()
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(TicketUsedError):
+        verify_token(token, "louvre", "visit")  # another request sees the claimed row
+    assert redis.get(store.key(ticket.uuid)) is None  # refused: it could revert
+    assert store.local.get(ticket.uuid) is None
+    claim.undo()  # the view failed
+    assert verify_token(token, "louvre", "visit").pk == ticket.pk
+
+
+def test_a_used_stamp_is_written_back_when_no_claim_is_in_flight(
+    redis, fresh_process, django_capture_on_commit_callbacks
+):
+    from django_ticketoffice.exceptions import TicketUsedError
+    from django_ticketoffice.verification import verify_token
+
+    ticket, token = issue()
+    Ticket.objects.filter(pk=ticket.pk).update(usage_datetime=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(TicketUsedError):
+        verify_token(token, "louvre", "visit")
+    assert redis.get(get_store().key(ticket.uuid)) == b"used"
+
+
+def test_local_stamps_are_bounded_and_expire():
+    import time
+
+    from django_ticketoffice.local_stamps import LocalStamps
+
+    local = LocalStamps(size=2, ttl=0.05)
+    first, second, third = (uuid.uuid4() for _ in range(3))
+    local.put(first, "used")
+    local.put(second, "revoked")
+    local.put(third, "used")
+    assert len(local) == 2 and local.get(first) is None  # the oldest went first
+    assert local.get(second) == "revoked"
+    time.sleep(0.1)
+    assert local.get(third) is None and len(local) == 1
+    off = LocalStamps(size=0, ttl=60)
+    off.put(first, "used")
+    assert off.get(first) is None

@@ -195,7 +195,12 @@ def test_closed_policy_refuses_with_503_while_down(client, down, settings, redis
 
 
 def test_ignore_exceptions_never_accepts_a_used_ticket(
-    client, settings, caplog, django_assert_num_queries, django_capture_on_commit_callbacks
+    fresh_process,
+    client,
+    settings,
+    caplog,
+    django_assert_num_queries,
+    django_capture_on_commit_callbacks,
 ):
     settings.CACHES = {**settings.CACHES, "lenient": alias(CLOSED_PORT, IGNORE_EXCEPTIONS=True)}
     settings.TICKETOFFICE_CACHE = "lenient"
@@ -219,6 +224,7 @@ def test_ignore_exceptions_never_accepts_a_used_ticket(
 
 
 def test_killed_and_restarted_server(
+    fresh_process,
     client,
     own_redis,
     caplog,

@@ -103,7 +103,7 @@ def used(client, stamp_cache, django_capture_on_commit_callbacks):
 
 
 def test_replayed_token_costs_no_query(
-    client, used, stamp_cache, redis_roundtrips, django_assert_num_queries
+    fresh_process, client, used, stamp_cache, redis_roundtrips, django_assert_num_queries
 ):
     ticket, token = used
     assert stored(stamp_cache, get_store().key(ticket.uuid)) == "used"
@@ -121,6 +121,7 @@ def test_replayed_token_costs_no_query(
 
 
 def test_revoked_token_costs_no_query(
+    fresh_process,
     client,
     stamp_cache,
     redis_roundtrips,
@@ -138,6 +139,7 @@ def test_revoked_token_costs_no_query(
 
 
 def test_replay_after_queryset_revocation_costs_no_query(
+    fresh_process,
     client,
     stamp_cache,
     redis_roundtrips,
@@ -261,6 +263,7 @@ def test_ticket_use_counts(
 
 
 def test_flushed_cache_replay_refused_and_stamp_rewritten(
+    fresh_process,
     client,
     used,
     stamp_cache,
@@ -459,7 +462,7 @@ def test_failed_view_releases_claim_and_stale_stamp(
 
 
 def test_stamps_are_read_from_the_primary(
-    settings, redis, client, redis_roundtrips, django_assert_num_queries
+    fresh_process, settings, redis, client, redis_roundtrips, django_assert_num_queries
 ):
     settings.CACHES = {
         **settings.CACHES,

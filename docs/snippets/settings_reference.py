@@ -29,6 +29,10 @@ TICKETOFFICE_STAMP_TTL = 30 * 24 * 3600
 # Seconds a Redis claim lives while a stamped view runs.
 TICKETOFFICE_CLAIM_TTL = 60
 
+# Final refusals (revoked, used) each process keeps in memory, and for how long.
+TICKETOFFICE_LOCAL_STAMPS = 10_000
+TICKETOFFICE_LOCAL_STAMP_TTL = 60.0
+
 # Absolute base of one-link URLs, e.g. "https://museum.example.com".
 TICKETOFFICE_BASE_URL = None
 

@@ -178,13 +178,14 @@ class Claim:
         self.in_transaction = connections[alias].in_atomic_block
         inputs = {**inputs, "now": now}
         if self.ticket is None:
-            fetch = statements.can_return_rows(alias)
-            if fetch:
-                self.ticket = statements.update_returning(model, build, alias, inputs)
-            elif statements.update(model, build, alias, inputs):
-                self.ticket = statements.select_first(
-                    model, ticket_by_uuid, alias, {"uuid": self.ticket_uuid}
-                )
+            self.ticket = statements.update_returning(
+                model,
+                build,
+                alias,
+                inputs,
+                fetch=ticket_by_uuid,
+                fetch_inputs={"uuid": self.ticket_uuid},
+            )
             if self.ticket is not None:
                 return
         elif statements.update(model, build, alias, inputs):

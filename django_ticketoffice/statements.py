@@ -223,17 +223,22 @@ def update(model: Any, build: Builder, alias: str, inputs: Inputs) -> int:
     return result[0]
 
 
-def update_returning(model: Any, build: Builder, alias: str, inputs: Inputs) -> Any:
+def update_returning(
+    model: Any, build: Builder, alias: str, inputs: Inputs, *, fetch: Builder, fetch_inputs: Inputs
+) -> Any:
     """Run the UPDATE ``build`` makes and return the changed row, or None.
 
-    Only where :func:`can_return_rows`; elsewhere run :func:`update`, then a SELECT.
+    One ``UPDATE ... RETURNING`` where :func:`can_return_rows`. Elsewhere
+    (MySQL, MariaDB) the UPDATE, then, if it changed a row, the SELECT that
+    ``fetch`` makes from ``fetch_inputs``.
     """
-    result = run(model, build, alias, inputs, returning=True)
+    result = None
+    if can_return_rows(alias):
+        result = run(model, build, alias, inputs, returning=True)
     if result is None:
         if not update(model, build, alias, inputs):
             return None
-        queryset, _values = build(model, inputs)
-        return queryset.using(alias).first()
+        return select_first(model, fetch, alias, fetch_inputs)
     rows = result[1]
     return rows[0] if rows else None
 

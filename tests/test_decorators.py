@@ -21,6 +21,7 @@ from django_ticketoffice.decorators import invitation_required, session_key, sta
 from django_ticketoffice.models import Ticket
 from django_ticketoffice.signals import ticket_refused
 from django_ticketoffice.stamps import get_store
+from django_ticketoffice.statements import can_return_rows
 from tests import views
 from tests.models import Visit
 
@@ -454,10 +455,11 @@ def test_stamp_on_success(client, django_assert_num_queries, django_capture_on_c
     response = client.get(url("/louvre/", ticket=token))
     assert response.status_code == 302
     assert not stored(ticket).used
-    # One statement: the claim, UPDATE ... RETURNING the ticket.
+    # One statement: the claim, UPDATE ... RETURNING the ticket (MySQL and
+    # MariaDB have no UPDATE ... RETURNING: UPDATE, then SELECT).
     with (
         django_capture_on_commit_callbacks(execute=True),
-        django_assert_num_queries(1),
+        django_assert_num_queries(1 if can_return_rows("default") else 2),
     ):
         response = client.get(response["Location"])
     assert response.status_code == 200

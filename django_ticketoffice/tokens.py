@@ -22,15 +22,15 @@ import functools
 import hashlib
 import math
 import struct
+import time
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
-from itsdangerous import BadSignature, Signer
+from itsdangerous import Signer
 
 from .conf import app_settings
 from .exceptions import CredentialsError, TicketExpiredError
@@ -54,18 +54,28 @@ class Signable(Protocol):
     expiry_datetime: datetime | None
 
 
-@dataclass(frozen=True)
-class Credentials:
+class Credentials(NamedTuple):
     """What a visitor presents: the ticket's uuid and secret.
 
-    ``signed`` is true when they came from a token whose signature we checked.
+    ``signed`` is true when they came from a token whose signature we checked,
+    and ``expiry_timestamp`` is then its signed expiry (Unix seconds), if any.
     """
 
     uuid: uuid.UUID
-    # Out of repr: credentials end up in tracebacks, debuggers and error reports.
-    secret: str = field(repr=False)
-    expiry: datetime | None = None
+    secret: str
+    expiry_timestamp: int | None = None
     signed: bool = False
+
+    @property
+    def expiry(self) -> datetime | None:
+        """The signed expiry, as an aware datetime."""
+        if self.expiry_timestamp is None:
+            return None
+        return datetime.fromtimestamp(self.expiry_timestamp, tz=timezone.utc)
+
+    def __repr__(self) -> str:
+        # No secret: credentials end up in tracebacks, debuggers and error reports.
+        return f"Credentials(uuid={self.uuid!r}, signed={self.signed!r})"
 
 
 def _salt(place: str, purpose: str) -> str:
@@ -152,6 +162,12 @@ def token_length(secret: str) -> int:
     return len(_b64encode(payload)) + 1 + signature_length
 
 
+# A SHA-256 signature is 43 base64 characters; the last one carries 4 bits and
+# 2 spare ones, which base64 decoding ignores. The canonical form has them zero.
+_SIGNATURE_LENGTH = 43
+_CANONICAL_LAST = frozenset(b"AEIMQUYcgkosw048")
+
+
 def read_token(token: str, place: str = "", purpose: str = "") -> Credentials:
     """Check a token's signature and signed expiry, and return its credentials.
 
@@ -163,17 +179,19 @@ def read_token(token: str, place: str = "", purpose: str = "") -> Credentials:
         raise CredentialsError("Malformed ticket token.")
     try:
         signed = token.encode("ascii")
-        value = _signer(place, purpose).unsign(signed)
-        # base64 ignores the spare low bits of the last character, so several
-        # strings carry the same MAC: accept only the one we mint.
-        signature = signed.rsplit(b".", 1)[1]
-        if _b64encode(_b64decode(signature)) != signature:
-            raise BadSignature("Non-canonical signature.")
-        payload = _b64decode(value)
     except UnicodeEncodeError:
         raise CredentialsError("Malformed ticket token.") from None
-    except BadSignature:
-        raise CredentialsError("Invalid ticket token.") from None
+    value, _, signature = signed.rpartition(b".")
+    # Only the signature we mint: several strings decode to the same MAC.
+    if (
+        not value
+        or len(signature) != _SIGNATURE_LENGTH
+        or signature[-1] not in _CANONICAL_LAST
+        or not _signer(place, purpose).verify_signature(value, signature)
+    ):
+        raise CredentialsError("Invalid ticket token.")
+    try:
+        payload = _b64decode(value)
     except (binascii.Error, ValueError):
         # Signed by us but undecodable: only possible with a broken minting.
         raise CredentialsError("Malformed ticket token.") from None
@@ -182,6 +200,9 @@ def read_token(token: str, place: str = "", purpose: str = "") -> Credentials:
     flags, uuid_bytes, timestamp = _HEADER.unpack_from(payload)
     if flags >> 4 != VERSION:
         raise CredentialsError("Unsupported ticket token version.")
+    ticket_uuid = uuid.UUID(bytes=uuid_bytes)
+    if timestamp and timestamp < time.time():
+        raise TicketExpiredError("The ticket has expired.", genuine=True, ticket_uuid=ticket_uuid)
     secret_bytes = payload[_HEADER.size :]
     if flags & FLAG_RAW_SECRET:
         secret = _b64encode(secret_bytes).decode("ascii")
@@ -190,11 +211,4 @@ def read_token(token: str, place: str = "", purpose: str = "") -> Credentials:
             secret = secret_bytes.decode()
         except UnicodeDecodeError:
             raise CredentialsError("Malformed ticket token.") from None
-    expiry = None
-    if timestamp:
-        expiry = datetime.fromtimestamp(timestamp, tz=timezone.utc)
-        if expiry < datetime.now(tz=timezone.utc):
-            raise TicketExpiredError(
-                "The ticket has expired.", genuine=True, ticket_uuid=uuid.UUID(bytes=uuid_bytes)
-            )
-    return Credentials(uuid=uuid.UUID(bytes=uuid_bytes), secret=secret, expiry=expiry, signed=True)
+    return Credentials(ticket_uuid, secret, timestamp or None, True)

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from django_ticketoffice.links import ticket_url
 from django_ticketoffice.models import Ticket
+from django_ticketoffice.stamps import get_store
 from django_ticketoffice.tokens import read_token
 
 pytestmark = pytest.mark.django_db
@@ -215,7 +216,7 @@ def test_revoke_action_refuses_the_ticket_without_sql(
     assert ticket.revoked
     used.refresh_from_db()
     assert used.revocation_datetime is None
-    assert redis.get(f"ticketoffice:{{{ticket.uuid}}}") == b"revoked"
+    assert redis.get(get_store().key(ticket.uuid)) == b"revoked"
 
     visitor = Client()
     with django_assert_num_queries(0):
@@ -262,7 +263,7 @@ def test_revoke_button_revokes_and_stamps(admin_client, redis, django_capture_on
     assert response["Location"] == change_url(ticket)
     ticket.refresh_from_db()
     assert ticket.revoked
-    assert redis.get(f"ticketoffice:{{{ticket.uuid}}}") == b"revoked"
+    assert redis.get(get_store().key(ticket.uuid)) == b"revoked"
     page = admin_client.get(change_url(ticket))
     assert [str(m) for m in page.context["messages"]] == ["The ticket was revoked."]
     assert b"ticketoffice-revoke" not in page.content

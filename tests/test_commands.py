@@ -17,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from django_ticketoffice.models import Ticket
+from django_ticketoffice.stamps import get_store
 from django_ticketoffice.signals import ticket_issued
 from django_ticketoffice.tokens import read_token
 
@@ -187,7 +188,7 @@ def test_revoke_by_uuid_stamps_the_cache(redis, django_capture_on_commit_callbac
     assert output.strip() == ("Revoked 1 ticket, skipped 1 (already used or revoked), 1 not found.")
     ticket.refresh_from_db()
     assert ticket.revoked
-    assert redis.get(f"ticketoffice:{{{ticket.uuid}}}") == b"revoked"
+    assert redis.get(get_store().key(ticket.uuid)) == b"revoked"
     assert Client().get(f"/louvre/?ticket={token}").status_code == 403
 
 

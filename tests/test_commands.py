@@ -17,8 +17,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from django_ticketoffice.models import Ticket
-from django_ticketoffice.stamps import get_store
 from django_ticketoffice.signals import ticket_issued
+from django_ticketoffice.stamps import get_store
 from django_ticketoffice.tokens import read_token
 
 pytestmark = pytest.mark.django_db

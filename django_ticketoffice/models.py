@@ -391,3 +391,33 @@ class Ticket(models.Model):
     def _after_use(self, request: HttpRequest | None, *, release_claim: bool = False) -> None:
         get_store().stamp(self.uuid, USED, self.expiry_datetime, release_claim=release_claim)
         ticket_used.send(sender=Ticket, ticket=self, request=request)
+
+    # Re-issue (appended; the admin's "re-issue" button and action) ---------------
+
+    def reissue(self, *, request: HttpRequest | None = None) -> tuple[Ticket, str]:
+        """Revoke this ticket and issue a fresh one for the same place, purpose and data.
+
+        The new ticket lives as long as this one was meant to (its expiry minus
+        its creation), counted from now; a ticket without expiry gets none.
+        Returns the new ticket and its token. A used ticket is not re-issued
+        (``TicketUsedError``): its action was done.
+        """
+        import copy
+
+        using = router.db_for_write(Ticket, instance=self)
+        with transaction.atomic(using=using):
+            # Lock the row: a concurrent use() either happened (refused here) or waits.
+            current = Ticket.objects.using(using).select_for_update().get(pk=self.pk)
+            if current.usage_datetime is not None:
+                raise TicketUsedError("A used ticket is not re-issued.", genuine=True)
+            lifetime = None
+            if current.expiry_datetime is not None:
+                lifetime = max(
+                    current.expiry_datetime - current.creation_datetime, timedelta(seconds=1)
+                )
+            if current.revocation_datetime is None:
+                current.revoke(request=request)
+            self.revocation_datetime = current.revocation_datetime
+            return Ticket.objects.db_manager(using).issue(
+                current.place, current.purpose, data=copy.deepcopy(current.data), lifetime=lifetime
+            )

@@ -26,7 +26,7 @@ def accept_negative_values(parser: CommandParser) -> CommandParser:
     argparse reads ``-3d`` as an unknown option and answers "expected one
     argument"; none of these commands has an option that looks like a number.
     """
-    parser._negative_number_matcher = _NEGATIVE_VALUE  # type: ignore[attr-defined]
+    parser._negative_number_matcher = _NEGATIVE_VALUE
     return parser
 
 

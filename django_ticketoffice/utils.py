@@ -120,7 +120,7 @@ def format_duration(value: timedelta) -> str:
     >>> format_duration(timedelta(minutes=90))
     '90m'
     """
-    seconds = int(value.total_seconds())
+    seconds = round(value.total_seconds())
     for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
         if seconds and seconds % size == 0:
             return f"{seconds // size}{unit}"

@@ -77,7 +77,7 @@ def test_sdist_ships_a_runnable_test_suite(archives, tmp_path):
         "tests/urls.py",
         "tests/migrations/0001_initial.py",
         "demo/settings.py",
-        "docs/snippets/invitations.py",
+        "docs/examples/tutorial/museum/views.py",
         "django_ticketoffice/locale/fr/LC_MESSAGES/django.mo",
     ):
         assert needed in names, needed

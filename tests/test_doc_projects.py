@@ -24,7 +24,25 @@ DOCS = ROOT / "docs"
 EXAMPLES = DOCS / "examples"
 FLOWS = Path(__file__).resolve().parent / "doc_flows"
 # example -> (the page that shows it, the apps it starts)
-PAGES = {"quickstart": ("quickstart.rst", ["museum"]), "tutorial": ("tutorial.rst", ["museum"])}
+PAGES = {
+    "quickstart": ("quickstart.rst", ["museum"]),
+    "tutorial": ("tutorial.rst", ["museum"]),
+    "howtos": ("howto/index.rst", ["accounts", "newsletter", "api"]),
+}
+# The how-to guides' modules (docs/snippets/, also tested in-process by
+# test_docs.py) and where each page says they go.
+HOWTO_FILES = {
+    "password_reset.py": "accounts/password_reset.py",
+    "email_confirmation.py": "accounts/email_confirmation.py",
+    "audit.py": "accounts/audit.py",
+    "unsubscribe.py": "newsletter/unsubscribe.py",
+    "api_clients.py": "api/api_clients.py",
+    **{
+        f"templates/{app}/{path.name}": f"{app}/templates/{app}/{path.name}"
+        for app in ("accounts", "newsletter")
+        for path in sorted((DOCS / "snippets" / "templates" / app).glob("*.html"))
+    },
+}
 
 
 def django_admin() -> list[str]:
@@ -42,12 +60,17 @@ def run(*args: str, cwd: Path) -> str:
 
 
 def example_files(example: str) -> dict[str, str]:
+    """Where each file of an example goes in the project -> its text."""
     base = EXAMPLES / example
-    return {
+    files = {
         path.relative_to(base).as_posix(): path.read_text()
         for path in sorted(base.rglob("*"))
         if path.is_file() and "__pycache__" not in path.parts
     }
+    if example == "howtos":
+        for source, target in HOWTO_FILES.items():
+            files[target] = (DOCS / "snippets" / source).read_text()
+    return files
 
 
 def build(tmp_path: Path, example: str) -> Path:
@@ -109,13 +132,14 @@ def test_page_shows_every_file_where_it_goes(example):
     page = (DOCS / PAGES[example][0]).read_text()
     shown = {}
     for match in re.finditer(
-        rf"literalinclude:: examples/{example}/(\S+)\n((?:[ \t]+:[^\n]*\n)*)", page
+        rf"literalinclude:: (?:\.\./)?examples/{example}/(\S+)\n((?:[ \t]+:[^\n]*\n)*)", page
     ):
         caption = re.search(r":caption: ([^\n]+)", match.group(2))
         assert caption, f"{match.group(1)} has no caption naming its file"
         assert caption.group(1).split(" ")[0] == match.group(1), caption.group(0)
         shown[match.group(1)] = caption.group(1)
-    assert set(shown) == set(example_files(example))
+    own = {p.relative_to(EXAMPLES / example).as_posix() for p in (EXAMPLES / example).rglob("*.*")}
+    assert set(shown) == own
     assert shown["mysite/settings.py"] == "mysite/settings.py (append)"
 
 
@@ -134,3 +158,16 @@ def test_readme_example_is_the_quickstart_project():
     assert set(blocks) == set(files)
     for path, text in files.items():
         assert blocks[path] == text, path
+
+
+def test_howto_pages_say_where_each_file_goes():
+    pages = "\n".join(path.read_text() for path in sorted((DOCS / "howto").glob("*.rst")))
+    shown = {}
+    for match in re.finditer(
+        r"literalinclude:: \.\./snippets/(\S+)\n((?:[ \t]+:[^\n]*\n)*)", pages
+    ):
+        caption = re.search(r":caption: (\S+)", match.group(2))
+        assert caption, f"{match.group(1)} has no caption naming its file"
+        assert caption.group(1) == HOWTO_FILES[match.group(1)], match.group(0)
+        shown[match.group(1)] = caption.group(1)
+    assert set(shown) == set(HOWTO_FILES)

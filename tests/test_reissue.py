@@ -129,7 +129,7 @@ def test_reissue_button_asks_then_shows_the_new_link_once(admin_client, settings
     html = response.content.decode()
     token = TOKEN_RE.search(html).group(1)
     assert read_token(token, "louvre", "visit").uuid == new.uuid
-    assert f"Re-issued from {old.uuid}, now revoked." in html
+    assert f"(re-issued from {old.uuid}, now revoked)" in html
     assert 'data-ticketoffice-copy="ticketoffice-url"' in html
     assert Ticket.objects.get(pk=old.pk).revoked
     entries = {(e.object_id, e.action_flag, e.get_change_message()) for e in LogEntry.objects.all()}

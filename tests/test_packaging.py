@@ -83,7 +83,9 @@ def test_sdist_ships_a_runnable_test_suite(archives, tmp_path):
         assert needed in names, needed
     assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".sqlite3"))]
     (unpacked,) = tmp_path.iterdir()
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    # On SQLite: a PostgreSQL run must not see its test database created and dropped.
+    outer = {"DJANGO_SETTINGS_MODULE", "DATABASE_URL", "TEST_DATABASE_NAME"}
+    env = {k: v for k, v in os.environ.items() if k not in outer}
 
     def pytest_in_sdist(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -8,9 +8,34 @@ and runs Django's development server.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import secrets
+import socket
 import sys
+
+
+def port_problem(addr: str, port: int) -> str | None:
+    """Tell why the server could not listen on ``addr:port``, or None if it can."""
+    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As the development server does, so that a port in TIME_WAIT is not "busy".
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((addr, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return "is already in use"
+            return f"cannot be used ({error.strerror})"
+    return None
+
+
+def free_port_after(addr: str, port: int, tries: int = 20) -> int | None:
+    """The first port after ``port`` that is free on ``addr``."""
+    for candidate in range(port + 1, min(port + 1 + tries, 65536)):
+        if port_problem(addr, candidate) is None:
+            return candidate
+    return None
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -22,7 +47,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "password (a random one is printed otherwise).",
     )
     parser.add_argument("--addr", default="127.0.0.1", help="address to serve on")
-    parser.add_argument("--port", type=int, default=8000, help="port to serve on (8000)")
+    parser.add_argument(
+        "--port", type=int, default=8000, help="port to serve on (8000); checked before setup"
+    )
     parser.add_argument("--guest", default="Ada", help="first name on the fresh invitation")
     parser.add_argument("--admin", default="admin", help="username of the demo superuser")
     parser.add_argument(
@@ -33,6 +60,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # Before anything is written or printed: a busy port must not leave a reset
+    # password and a fresh invitation for a server that never starts.
+    if not args.no_serve:
+        problem = port_problem(args.addr, args.port)
+        if problem:
+            suggestion = free_port_after(args.addr, args.port) or args.port + 1
+            print(
+                f"Port {args.port} on {args.addr} {problem}: nothing was set up.\n"
+                f"Choose another port, e.g.: python -m demo --port {suggestion}",
+                file=sys.stderr,
+            )
+            return 2
     # Always the demo's settings, even when a test runner exported others.
     os.environ["DJANGO_SETTINGS_MODULE"] = "demo.settings"
     host = "127.0.0.1" if args.addr in ("0.0.0.0", "::") else args.addr

@@ -113,6 +113,8 @@ TICKETOFFICE_URLS = {
     "museum:visit": "visit",
     "accounts:password-reset": "password-reset-confirm",
 }
+# Expired, used and revoked links offer a way to ask for a new one.
+TICKETOFFICE_NEW_LINK_URLS = {"accounts:password-reset": "password-reset", "*": "home"}
 
 LOGGING = {
     "version": 1,

@@ -1,55 +1,50 @@
-"""The ticket office in the Django admin: list, issue and revoke tickets.
+"""The ticket office in the Django admin: list, issue, revoke and re-issue tickets.
 
 The changelist computes each ticket's status in SQL (``with_status()``), so a
-page costs the same few queries whatever its rows. Issuing shows the new
-credential once, on the next page, and never stores it in clear: it travels
-in the staff member's session and is popped when first displayed.
+page costs the same few queries whatever its rows. Issuing (and re-issuing,
+see :mod:`django_ticketoffice.admin_actions`) shows the new credential once,
+in the very response to the POST that created it, marked ``no-store``: the
+clear token is never stored anywhere, not even in the staff member's session.
 """
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.options import IS_POPUP_VAR
-from django.contrib.admin.utils import unquote
-from django.contrib.auth import get_permission_codename
+from django.contrib.admin.utils import quote
 from django.contrib.auth.hashers import identify_hasher, is_password_usable
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.forms import ModelForm
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, reverse
+from django.utils import formats, timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from . import hashers
-from .conf import app_settings
-from .forms import TicketAddForm, TicketChangeForm
-from .links import ticket_url
-from .models import (
-    STATUS_EXPIRED,
-    STATUS_REVOKED,
-    STATUS_USED,
-    STATUS_VALID,
-    Ticket,
-    TicketQuerySet,
-)
-from .responses import protect_response
+from .admin_actions import STATUS_CHOICES, Issued, TicketActionsMixin, issued_url
+from .forms import TicketAddForm, TicketChangeForm, configured_targets
+from .models import Ticket, TicketQuerySet
 
-ISSUED_SESSION_KEY = "ticketoffice:admin:issued:{pk}"
+# A form already sent maps to the ticket it issued (never to a token), so that
+# a resubmitted form (reload, back button) does not issue a second ticket.
+SENT_FORMS_SESSION_KEY = "ticketoffice:admin:sent-forms"
+FORM_NONCE_FIELD = "_ticketoffice_form"
+MAX_REMEMBERED_FORMS = 20
+__all__ = ["STATUS_CHOICES", "StatusListFilter", "TicketAdmin", "issued_url"]
 
-STATUS_CHOICES = (
-    (STATUS_VALID, _("valid")),
-    (STATUS_USED, _("used")),
-    (STATUS_EXPIRED, _("expired")),
-    (STATUS_REVOKED, _("revoked")),
-)
+# Set on the request by save_model for response_add: it never leaves memory.
+ISSUED_ATTRIBUTE = "_ticketoffice_issued"
 
-ADD_FIELDS = ("place", "purpose", "data", "expiry_datetime", "lifetime")
+ADD_FIELDS = ("data", "lifetime", "expiry_datetime", "never_expires")
 CHANGE_FIELDS = (
-    "uuid",
+    "uuid_display",
     "place",
     "purpose",
     "status_display",
@@ -62,6 +57,11 @@ CHANGE_FIELDS = (
 )
 # What the token binds (place, purpose, expiry) cannot change after issue.
 CHANGE_READONLY_FIELDS = tuple(field for field in CHANGE_FIELDS if field != "data")
+
+
+def short_datetime(value: Any) -> str:
+    """A date and time in the short local format, for narrow columns."""
+    return formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
 
 
 class StatusListFilter(admin.SimpleListFilter):
@@ -82,31 +82,15 @@ class StatusListFilter(admin.SimpleListFilter):
         return queryset
 
 
-def issued_url(ticket: Ticket, token: str, request: HttpRequest) -> str | None:
-    """Return the one-link URL of a new ticket, if ``TICKETOFFICE_URLS`` maps its place."""
-    urls = app_settings.URLS
-    name = urls.get(f"{ticket.place}:{ticket.purpose}") if isinstance(urls, dict) else None
-    if not name:
-        return None
-    return ticket_url(name, token, request=request)
-
-
 @admin.register(Ticket)
-class TicketAdmin(admin.ModelAdmin):
-    """Tickets in the admin: status at a glance, issue once, revoke at once."""
+class TicketAdmin(TicketActionsMixin, admin.ModelAdmin):
+    """Tickets in the admin: status at a glance, issue once, revoke and re-issue on purpose."""
 
     form = TicketChangeForm
     add_form = TicketAddForm
-    list_display = (
-        "uuid",
-        "place",
-        "purpose",
-        "status_display",
-        "creation_datetime",
-        "expiry_datetime",
-        "usage_datetime",
-        "revocation_datetime",
-    )
+    # Six narrow columns: the list fits a 1366-pixel screen.
+    list_display = ("short_uuid", "place", "purpose", "status_display", "created", "expires")
+    list_display_links = ("short_uuid",)
     list_filter = (StatusListFilter, "place", "purpose")
     # A full uuid is matched exactly (see get_search_results), which uses its index.
     search_fields = ("place", "purpose")
@@ -114,7 +98,7 @@ class TicketAdmin(admin.ModelAdmin):
     date_hierarchy = "creation_datetime"
     # COUNT(*) over millions of rows on every page is the slowest query of all.
     show_full_result_count = False
-    actions = ["revoke"]
+    actions = ["revoke", "reissue"]
 
     # Queryset and columns ---------------------------------------------
 
@@ -137,29 +121,56 @@ class TicketAdmin(admin.ModelAdmin):
             return queryset.filter(uuid=ticket_uuid), False
         return super().get_search_results(request, queryset, search_term)
 
+    @admin.display(description=_("UUID"), ordering="uuid")
+    def short_uuid(self, obj: Ticket) -> SafeString:
+        """The uuid's first eight digits; the whole uuid on hover and on the ticket's page."""
+        return format_html('<span title="{}">{}</span>', obj.uuid, str(obj.uuid)[:8])
+
+    @admin.display(description=_("UUID"))
+    def uuid_display(self, obj: Ticket) -> str:
+        """The full uuid, as search and the commands take it."""
+        return str(obj.uuid)
+
     @admin.display(description=_("status"), ordering="status")
     def status_display(self, obj: Ticket) -> str:
-        """The ticket's state: valid, used, expired or revoked."""
-        return str(dict(STATUS_CHOICES).get(obj.status, obj.status))
+        """The ticket's state (valid, used, expired or revoked), and when it was used or revoked."""
+        label = str(dict(STATUS_CHOICES).get(obj.status, obj.status))
+        when = obj.revocation_datetime or obj.usage_datetime
+        return f"{label} {short_datetime(when)}" if when else label
+
+    @admin.display(description=_("created"), ordering="creation_datetime")
+    def created(self, obj: Ticket) -> str:
+        """When the ticket was issued."""
+        return short_datetime(obj.creation_datetime)
+
+    @admin.display(description=_("expires"), ordering="expiry_datetime")
+    def expires(self, obj: Ticket) -> str:
+        """When the ticket expires, or "never"."""
+        if obj.expiry_datetime is None:
+            return gettext("never")
+        return short_datetime(obj.expiry_datetime)
 
     @admin.display(description=_("secret"))
     def password_summary(self, obj: Ticket) -> str:
         """Say whether a secret is set and how it is hashed; never show the hash."""
         if not obj.password or not is_password_usable(obj.password):
-            return str(_("unusable: no credential authenticates"))
+            return gettext("unusable: no credential authenticates")
         if obj.password.startswith(hashers.PREFIX):
-            return str(_("set: generated secret, SHA-256 hash"))
+            return gettext("set: generated secret, SHA-256 hash")
         try:
             algorithm = identify_hasher(obj.password).algorithm
         except ValueError:
-            return str(_("set: unknown hasher"))
-        return str(_("set: chosen password, %(algorithm)s hash") % {"algorithm": algorithm})
+            return gettext("set: unknown hasher")
+        return gettext("set: chosen password, %(algorithm)s hash") % {"algorithm": algorithm}
 
     # Forms ---------------------------------------------------------------
 
     def get_fields(self, request: HttpRequest, obj: Ticket | None = None) -> Any:
-        """Issue with place, purpose, data and expiry or lifetime; then show everything."""
-        return ADD_FIELDS if obj is None else CHANGE_FIELDS
+        """Issue with place and purpose (or one configured target), data and expiry."""
+        if obj is not None:
+            return CHANGE_FIELDS
+        target = ("target",) if configured_targets() else ("place", "purpose")
+        return target + ADD_FIELDS
 
     def get_readonly_fields(self, request: HttpRequest, obj: Ticket | None = None) -> Any:
         """The hash, uuid, dates and what the token binds are read-only once issued."""
@@ -182,21 +193,61 @@ class TicketAdmin(admin.ModelAdmin):
         form_url: str = "",
         obj: Ticket | None = None,
     ) -> HttpResponse:
-        """Hide "save and add another" (the next page shows the credential), offer revoke."""
+        """One "Save" to issue (the next page shows the credential); revoke and re-issue links."""
         if add:
             context["show_save_and_add_another"] = False
+            context["show_save_and_continue"] = False
+            # Kept through a form with errors, so that its final submission counts once.
+            context["ticketoffice_form_nonce"] = request.POST.get(
+                FORM_NONCE_FIELD
+            ) or secrets.token_urlsafe(16)
+            context["ticketoffice_form_nonce_field"] = FORM_NONCE_FIELD
+        open_ticket = obj is not None and obj.usage_datetime is None
         context["ticketoffice_show_revoke"] = bool(
-            obj is not None
-            and obj.usage_datetime is None
+            open_ticket
+            and obj is not None
             and obj.revocation_datetime is None
             and self.has_revoke_permission(request)
+        )
+        context["ticketoffice_show_reissue"] = bool(
+            open_ticket and self.has_reissue_permission(request)
         )
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     # Issuing ---------------------------------------------------------------
 
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """Refuse to issue twice from the same form (a reload that resubmits it)."""
+        if request.method == "POST":
+            sent = self._sent_form(request)
+            if sent is not None:
+                return sent
+        return super().add_view(request, form_url, extra_context)
+
+    def _sent_form(self, request: HttpRequest) -> HttpResponse | None:
+        nonce = request.POST.get(FORM_NONCE_FIELD)
+        sent = request.session.get(SENT_FORMS_SESSION_KEY) or {}
+        pk = sent.get(nonce) if nonce and isinstance(sent, dict) else None
+        if pk is None:
+            return None
+        ticket = Ticket.objects.filter(pk=pk).first()
+        self.message_user(
+            request,
+            gettext(
+                "This form was already sent, and issued the ticket %(ticket)s. Its credential "
+                "was shown once; if it was lost, re-issue the ticket."
+            )
+            % {"ticket": ticket or pk},
+            messages.WARNING,
+        )
+        if ticket is not None and self.has_view_or_change_permission(request, ticket):
+            return HttpResponseRedirect(self._url("change", quote(ticket.pk)))
+        return HttpResponseRedirect(self._url("add"))
+
     def save_model(self, request: HttpRequest, obj: Ticket, form: Any, change: bool) -> None:
-        """Issue new tickets through ``Ticket.objects.issue``; keep the token for one display."""
+        """Issue new tickets through ``Ticket.objects.issue``; keep the token for this response."""
         if change:
             # Only the data is editable: a full save would write back the usage and
             # revocation read before a concurrent use() or revoke(), undoing them.
@@ -205,63 +256,38 @@ class TicketAdmin(admin.ModelAdmin):
         ticket, token = Ticket.objects.issue(
             obj.place, obj.purpose, data=obj.data, expiry_datetime=obj.expiry_datetime
         )
-        # The admin goes on with ``obj`` (log entry, redirect): make it the saved ticket.
+        # The admin goes on with ``obj`` (log entry, popup response): make it the saved ticket.
         for field in Ticket._meta.concrete_fields:
             setattr(obj, field.attname, getattr(ticket, field.attname))
         obj._state.adding = False
         obj._state.db = ticket._state.db
-        try:
-            url = issued_url(obj, token, request)
-        except NoReverseMatch:
-            url = None
-            self.message_user(
-                request,
-                _("TICKETOFFICE_URLS names a URL for %(key)s that does not resolve.")
-                % {"key": f"{obj.place}:{obj.purpose}"},
-                messages.WARNING,
-            )
-        request.session[ISSUED_SESSION_KEY.format(pk=obj.pk)] = {"token": token, "url": url}
+        setattr(request, ISSUED_ATTRIBUTE, self.issued(request, obj, token))
+        nonce = request.POST.get(FORM_NONCE_FIELD)
+        if nonce:
+            sent = request.session.get(SENT_FORMS_SESSION_KEY) or {}
+            sent = dict(list(sent.items())[-(MAX_REMEMBERED_FORMS - 1) :]) if sent else {}
+            sent[nonce] = obj.pk
+            request.session[SENT_FORMS_SESSION_KEY] = sent
 
     def response_add(
         self, request: HttpRequest, obj: Ticket, post_url_continue: str | None = None
     ) -> HttpResponse:
-        """Go to the ticket's page, which shows the credential once."""
-        if IS_POPUP_VAR in request.POST:
+        """Show the credential once, in this response: no redirect that would need to store it.
+
+        In a popup the page also offers the button that hands the new ticket to
+        the form that opened it, once the credential is copied.
+        """
+        issued: Issued | None = getattr(request, ISSUED_ATTRIBUTE, None)
+        if issued is None:  # pragma: no cover - save_model always sets it
             return super().response_add(request, obj, post_url_continue)
-        if not self.has_view_or_change_permission(request, obj):
-            # Staff who may add but not view still get their credential, once.
-            return self._issued_response(request, obj)
-        self.message_user(
-            request,
-            _("The ticket was issued. Copy its credential now: it will not be shown again."),
-            messages.SUCCESS,
+        popup_data = None
+        if IS_POPUP_VAR in request.POST:
+            popup = super().response_add(request, obj, post_url_continue)
+            if isinstance(popup, TemplateResponse) and popup.context_data:
+                popup_data = popup.context_data.get("popup_response_data")
+        return self.issued_response(
+            request, [issued], gettext("Ticket issued"), popup_data=popup_data
         )
-        url = reverse(
-            f"admin:{self.opts.app_label}_{self.opts.model_name}_change",
-            args=(obj.pk,),
-            current_app=self.admin_site.name,
-        )
-        return HttpResponseRedirect(url)
-
-    def _pop_issued(self, request: HttpRequest, object_id: str) -> dict[str, Any] | None:
-        issued = request.session.pop(ISSUED_SESSION_KEY.format(pk=object_id), None)
-        return issued if isinstance(issued, dict) and issued.get("token") else None
-
-    def _issued_response(self, request: HttpRequest, obj: Ticket) -> HttpResponse:
-        issued = self._pop_issued(request, str(obj.pk)) or {}
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": _("Ticket issued"),
-            "ticket": obj,
-            "ticketoffice_token": issued.get("token"),
-            "ticketoffice_url": issued.get("url"),
-        }
-        response = TemplateResponse(
-            request, "admin/django_ticketoffice/ticket/issued.html", context
-        )
-        # The token is in the body, not the URL; these pages post forms.
-        return protect_response(response, "same-origin")
 
     def change_view(
         self,
@@ -270,61 +296,7 @@ class TicketAdmin(admin.ModelAdmin):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        """Show a fresh credential once; handle the revoke button."""
+        """Send the revoke button of earlier pages to the confirmation page."""
         if request.method == "POST" and "_revoke" in request.POST:
-            return self.revoke_view(request, object_id)
-        issued = self._pop_issued(request, unquote(object_id)) if request.method == "GET" else None
-        if issued is None:
-            return super().change_view(request, object_id, form_url, extra_context)
-        extra_context = {
-            **(extra_context or {}),
-            "ticketoffice_token": issued["token"],
-            "ticketoffice_url": issued.get("url"),
-        }
-        response = super().change_view(request, object_id, form_url, extra_context)
-        return protect_response(response, "same-origin")
-
-    # Revoking ----------------------------------------------------------------
-
-    def has_revoke_permission(self, request: HttpRequest) -> bool:
-        """Staff need ``django_ticketoffice.revoke_ticket`` to revoke."""
-        codename = get_permission_codename("revoke", self.opts)
-        return bool(request.user.has_perm(f"{self.opts.app_label}.{codename}"))
-
-    @admin.action(description=_("Revoke selected tickets"), permissions=["revoke"])
-    def revoke(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
-        """Revoke the selection in the database, then stamp the cache after commit."""
-        assert isinstance(queryset, TicketQuerySet)
-        selected = queryset.count()
-        revoked = queryset.revoke(request=request)
-        skipped = max(selected - revoked, 0)
-        message = ngettext(
-            "%(count)d ticket was revoked.", "%(count)d tickets were revoked.", revoked
-        ) % {"count": revoked}
-        if skipped:
-            message += " " + ngettext(
-                "%(count)d was skipped: already used or revoked.",
-                "%(count)d were skipped: already used or revoked.",
-                skipped,
-            ) % {"count": skipped}
-        self.message_user(request, message, messages.SUCCESS if revoked else messages.WARNING)
-
-    def revoke_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """Revoke one ticket from its change page (the ``_revoke`` button)."""
-        obj = self.get_object(request, unquote(object_id))
-        if obj is None:
-            raise Http404(_("No ticket with this id."))
-        if not (
-            self.has_view_or_change_permission(request, obj) and self.has_revoke_permission(request)
-        ):
-            raise PermissionDenied
-        if obj.revoke(request=request):
-            self.log_change(request, obj, [{"changed": {"fields": ["revocation_datetime"]}}])
-            self.message_user(request, _("The ticket was revoked."), messages.SUCCESS)
-        else:
-            self.message_user(
-                request,
-                _("The ticket was already used or revoked: nothing changed."),
-                messages.WARNING,
-            )
-        return HttpResponseRedirect(request.get_full_path())
+            return HttpResponseRedirect(self._url("revoke", object_id), status=303)
+        return super().change_view(request, object_id, form_url, extra_context)

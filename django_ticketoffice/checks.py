@@ -1,31 +1,47 @@
-"""System checks: catch the deployments where stamps or redirects silently fail.
+"""System checks: misconfigurations fail at start-up, not on the first request.
+
+Errors stop ``runserver``, ``migrate`` and ``check``: each names a setting that
+would break every request of some kind. Warnings name what still works, worse.
 
 ========================  ====================================================
-``ticketoffice.W001``     ``TICKETOFFICE_CACHE`` names no alias of ``CACHES``.
+``ticketoffice.E001``     ``TICKETOFFICE_CACHE`` names no alias of ``CACHES``.
+``ticketoffice.E002``     ``TICKETOFFICE_PASSWORD_GENERATOR`` is malformed.
+``ticketoffice.E003``     ``TICKETOFFICE_REFUSAL_HANDLER`` does not import a
+                          callable.
+``ticketoffice.E004``     ``TICKETOFFICE_BASE_URL`` is not an absolute
+                          ``http(s)://`` URL.
+``ticketoffice.E005``     ``TICKETOFFICE_DEFAULT_LIFETIME`` is not a positive
+                          duration or None.
 ``ticketoffice.W002``     The stamp cache is per process (local memory) while
                           the database is shared (not SQLite).
 ``ticketoffice.W003``     The redirect is on but there is no session middleware.
 ``ticketoffice.W004``     The stamp cache sets ``IGNORE_EXCEPTIONS``.
 ``ticketoffice.W005``     ``TICKETOFFICE_CACHE_FAILURE`` is not "db" or "closed".
-``ticketoffice.W006``     ``TICKETOFFICE_PASSWORD_GENERATOR`` is malformed.
 ``ticketoffice.W007``     ``TICKETOFFICE_URLS`` is not {"place:purpose": name}.
 ``ticketoffice.W008``     A duration setting is not a positive number.
 ``ticketoffice.W009``     Another setting has the wrong type.
 ``ticketoffice.W010``     An unknown ``TICKETOFFICE_*`` setting (a typo?).
+``ticketoffice.W011``     ``TICKETOFFICE_NEW_LINK_URLS`` is malformed.
 ========================  ====================================================
+
+W001 and W006 of earlier versions are now E001 and E002.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 
 from .conf import DEFAULTS, app_settings
+from .tokens import MAX_TOKEN_LENGTH, token_length
+from .utils import as_lifetime
 
 TAG = "ticketoffice"
 SESSION_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
@@ -35,11 +51,24 @@ def _warning(number: int, msg: str, hint: str, obj: Any = None) -> checks.Warnin
     return checks.Warning(msg, hint=hint, obj=obj, id=f"ticketoffice.W{number:03d}")
 
 
+def _error(number: int, msg: str, hint: str, obj: Any = None) -> checks.Error:
+    return checks.Error(msg, hint=hint, obj=obj, id=f"ticketoffice.E{number:03d}")
+
+
 def _import_or_none(path: Any) -> Any:
     try:
         return import_string(path)
     except (ImportError, TypeError, ValueError, ImproperlyConfigured):
         return None
+
+
+def _import_problem(path: str) -> str | None:
+    """Say why ``path`` does not import, in the importer's words; None if it does."""
+    try:
+        import_string(path)
+    except (ImportError, TypeError, ValueError, ImproperlyConfigured) as error:
+        return str(error) or type(error).__name__
+    return None
 
 
 def _vendor(database: Any) -> str:
@@ -50,17 +79,21 @@ def _vendor(database: Any) -> str:
 
 @checks.register(TAG, checks.Tags.caches)
 def check_cache(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """W001, W002, W004: the stamp cache exists, is shared, and reports its failures."""
+    """E001, W002, W004: the stamp cache exists, is shared, and reports its failures."""
     alias = app_settings.CACHE
     caches_setting = getattr(settings, "CACHES", {}) or {}
     if not isinstance(alias, str) or alias not in caches_setting:
         return [
-            _warning(
+            _error(
                 1,
-                f"TICKETOFFICE_CACHE names the cache alias {alias!r}, which is not in CACHES.",
-                "Add that alias to CACHES (ideally a django-redis cache) or set "
-                "TICKETOFFICE_CACHE to an existing alias. Until then the stamp store cannot "
-                "open its cache.",
+                _("TICKETOFFICE_CACHE names the cache alias %(alias)s, which is not in CACHES.")
+                % {"alias": repr(alias)},
+                _(
+                    "Every request with a ticket would fail with a server error. Add that "
+                    "alias to CACHES (ideally a django-redis cache), or set TICKETOFFICE_CACHE "
+                    "to one of: %(aliases)s."
+                )
+                % {"aliases": ", ".join(repr(name) for name in caches_setting) or "'default'"},
             )
         ]
     errors: list[checks.CheckMessage] = []
@@ -77,11 +110,16 @@ def check_cache(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMess
             errors.append(
                 _warning(
                     2,
-                    f"The ticket stamp cache {alias!r} is a local-memory cache, but the "
-                    f"database {shared[0]!r} is shared between processes.",
-                    "Each process would only see its own used/revoked stamps, so the cache "
-                    "saves no database query in other processes. Point TICKETOFFICE_CACHE at "
-                    "a shared cache such as django-redis.",
+                    _(
+                        "The ticket stamp cache %(alias)s is a local-memory cache, but the "
+                        "database %(database)s is shared between processes."
+                    )
+                    % {"alias": repr(alias), "database": repr(shared[0])},
+                    _(
+                        "Each process would only see its own used/revoked stamps, so the cache "
+                        "saves no database query in other processes. Point TICKETOFFICE_CACHE "
+                        "at a shared cache such as django-redis."
+                    ),
                 )
             )
     options = config.get("OPTIONS") or {}
@@ -92,12 +130,15 @@ def check_cache(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMess
         errors.append(
             _warning(
                 4,
-                f"The ticket stamp cache {alias!r} sets IGNORE_EXCEPTIONS.",
-                "Tickets stay safe (the database decides), and with django-redis the stamp "
-                "store reads through the raw client, which still reports failures. Through "
-                "the cache API, though, ignored exceptions read as misses, which hides an "
-                "outage from the circuit breaker and from TICKETOFFICE_CACHE_FAILURE="
-                "'closed'. Give TICKETOFFICE_CACHE its own alias without IGNORE_EXCEPTIONS.",
+                _("The ticket stamp cache %(alias)s sets IGNORE_EXCEPTIONS.")
+                % {"alias": repr(alias)},
+                _(
+                    "Tickets stay safe (the database decides), and with django-redis the stamp "
+                    "store reads through the raw client, which still reports failures. Through "
+                    "the cache API, though, ignored exceptions read as misses, which hides an "
+                    "outage from the circuit breaker and from TICKETOFFICE_CACHE_FAILURE="
+                    "'closed'. Give TICKETOFFICE_CACHE its own alias without IGNORE_EXCEPTIONS."
+                ),
             )
         )
     return errors
@@ -118,10 +159,12 @@ def check_session(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMe
     return [
         _warning(
             3,
-            "TICKETOFFICE_REDIRECT is on but SessionMiddleware is not in MIDDLEWARE.",
-            "Without sessions the credential stays in the URL (history, logs, Referer) and the "
-            "view runs directly. Add django.contrib.sessions.middleware.SessionMiddleware, or "
-            "set TICKETOFFICE_REDIRECT = False to say this is intended.",
+            _("TICKETOFFICE_REDIRECT is on but SessionMiddleware is not in MIDDLEWARE."),
+            _(
+                "Without sessions the credential stays in the URL (history, logs, Referer) and "
+                "the view runs directly. Add django.contrib.sessions.middleware."
+                "SessionMiddleware, or set TICKETOFFICE_REDIRECT = False to say this is intended."
+            ),
         )
     ]
 
@@ -136,25 +179,82 @@ def _is_positive_number(value: Any, *, integer: bool) -> bool:
 
 def _generator_problem(value: Any) -> str | None:
     if not (isinstance(value, (tuple, list)) and len(value) == 3):
-        return "it is not a 3-tuple (dotted_path, args, kwargs)"
+        return _("it is not a 3-tuple (dotted_path, args, kwargs)")
     path, args, kwargs = value
     if not isinstance(path, str) or not isinstance(args, (list, tuple)):
-        return "the path must be a string and args a list or tuple"
+        return _("the path must be a string and args a list or tuple")
     if not isinstance(kwargs, dict):
-        return "kwargs must be a dict"
-    if not callable(_import_or_none(path)):
-        return f"{path!r} does not import a callable"
+        return _("kwargs must be a dict")
+    problem = _import_problem(path)
+    if problem:
+        return _("%(path)s does not import: %(problem)s") % {
+            "path": repr(path),
+            "problem": problem,
+        }
+    generator = import_string(path)
+    if not callable(generator):
+        return _("%(path)s is not callable") % {"path": repr(path)}
+    try:
+        sample = str(generator(*args, **kwargs))
+    except Exception as error:
+        return _("calling it raised %(error)s") % {"error": f"{type(error).__name__}: {error}"}
+    length = token_length(sample)
+    if length > MAX_TOKEN_LENGTH:
+        return _(
+            "its secrets make tokens of %(length)d characters, over the %(limit)d "
+            "that read_token() accepts"
+        ) % {"length": length, "limit": MAX_TOKEN_LENGTH}
     return None
+
+
+def _handler_problem(value: Any) -> str | None:
+    if value is None or (callable(value) and not isinstance(value, str)):
+        return None
+    if not isinstance(value, str):
+        return _("it is a %(type)s, not a callable or its dotted path") % {
+            "type": type(value).__name__
+        }
+    problem = _import_problem(value)
+    if problem:
+        return _("%(path)s does not import: %(problem)s") % {
+            "path": repr(value),
+            "problem": problem,
+        }
+    if not callable(import_string(value)):
+        return _("%(path)s is not callable") % {"path": repr(value)}
+    return None
+
+
+def _base_url_problem(value: Any) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, str):
+        return True
+    parts = urlsplit(value)
+    return parts.scheme not in ("http", "https") or not parts.netloc
 
 
 def _urls_problem(value: Any) -> str | None:
     if not isinstance(value, dict):
-        return f"it is a {type(value).__name__}, not a dict"
+        return _("it is a %(type)s, not a dict") % {"type": type(value).__name__}
     for key, name in value.items():
         if not isinstance(key, str) or ":" not in key:
-            return f'the key {key!r} is not "place:purpose"'
+            return _('the key %(key)s is not "place:purpose"') % {"key": repr(key)}
         if not isinstance(name, str) or not name:
-            return f"the value of {key!r} is not a URL name or path"
+            return _("the value of %(key)s is not a URL name or path") % {"key": repr(key)}
+    return None
+
+
+def _new_link_urls_problem(value: Any) -> str | None:
+    if value is None or (isinstance(value, str) and value):
+        return None
+    if not isinstance(value, dict):
+        return _("it is a %(type)s, not a URL or a dict") % {"type": type(value).__name__}
+    for key, url in value.items():
+        if not isinstance(key, str) or (key != "*" and ":" not in key):
+            return _('the key %(key)s is neither "place:purpose" nor "*"') % {"key": repr(key)}
+        if not isinstance(url, str) or not url:
+            return _("the value of %(key)s is not a URL name, path or URL") % {"key": repr(key)}
     return None
 
 
@@ -164,66 +264,122 @@ _TYPED: dict[str, tuple[Callable[[Any], bool], str]] = {
     "REDIRECT": (lambda v: isinstance(v, bool), "True or False"),
     "CACHE": (lambda v: isinstance(v, str), "a cache alias (string)"),
     "CACHE_KEY_PREFIX": (lambda v: isinstance(v, str), "a string"),
-    "BASE_URL": (
-        lambda v: v is None or (isinstance(v, str) and v.startswith(("https://", "http://"))),
-        'None or an absolute URL such as "https://example.com"',
-    ),
     "SECRET_KEY": (lambda v: v is None or (isinstance(v, str) and v != ""), "None or a string"),
     "SECRET_KEY_FALLBACKS": (
         lambda v: isinstance(v, (list, tuple)) and all(isinstance(k, str) for k in v),
         "a list of strings",
     ),
-    "REFUSAL_HANDLER": (
-        lambda v: v is None or callable(v) or isinstance(v, str),
-        "None, a callable or its dotted path",
-    ),
 }
+
+
+def _fatal_setting_errors() -> list[checks.CheckMessage]:
+    """E002-E005: settings without which issuing, refusing or linking always fails."""
+    errors: list[checks.CheckMessage] = []
+    problem = _generator_problem(app_settings.PASSWORD_GENERATOR)
+    if problem:
+        errors.append(
+            _error(
+                2,
+                _("TICKETOFFICE_PASSWORD_GENERATOR is malformed: %(problem)s.")
+                % {"problem": problem},
+                _(
+                    "Every issue() would fail. Use (dotted_path, args, kwargs), e.g. "
+                    '("secrets.token_urlsafe", [16], {}), or remove the setting.'
+                ),
+            )
+        )
+    problem = _handler_problem(app_settings.REFUSAL_HANDLER)
+    if problem:
+        errors.append(
+            _error(
+                3,
+                _("TICKETOFFICE_REFUSAL_HANDLER is unusable: %(problem)s.") % {"problem": problem},
+                _(
+                    "Every refusal would be a server error. Give the dotted path of a "
+                    "handler(request, error) -> HttpResponse, such as "
+                    '"django_ticketoffice.views.refuse", or remove the setting.'
+                ),
+            )
+        )
+    base_url = app_settings.BASE_URL
+    if _base_url_problem(base_url):
+        errors.append(
+            _error(
+                4,
+                _("TICKETOFFICE_BASE_URL is %(value)s, which is not an absolute URL.")
+                % {"value": repr(base_url)},
+                _(
+                    "Every one-link URL would be broken. Give the scheme and host, e.g. "
+                    '"https://example.com", or None for links relative to the site.'
+                ),
+            )
+        )
+    try:
+        as_lifetime(app_settings.DEFAULT_LIFETIME)
+    except ValueError as error:
+        errors.append(
+            _error(
+                5,
+                _("TICKETOFFICE_DEFAULT_LIFETIME is unusable: %(problem)s.")
+                % {"problem": str(error)},
+                _(
+                    "The admin and ticketoffice_issue could not issue tickets. Use a positive "
+                    "timedelta such as timedelta(days=7), a number of seconds, or None for "
+                    "tickets that never expire."
+                ),
+            )
+        )
+    return errors
 
 
 @checks.register(TAG)
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """W005-W010: the TICKETOFFICE_* settings have the expected types and values."""
-    errors: list[checks.CheckMessage] = []
+    """E002-E005 and W005-W011: the TICKETOFFICE_* settings have usable values."""
+    errors = _fatal_setting_errors()
     failure = app_settings.CACHE_FAILURE
     if failure not in ("db", "closed"):
         errors.append(
             _warning(
                 5,
-                f"TICKETOFFICE_CACHE_FAILURE is {failure!r}.",
-                'Use "db" (the database decides while the cache is down) or "closed" '
-                "(refuse with 503 while the cache is down).",
+                _("TICKETOFFICE_CACHE_FAILURE is %(value)s.") % {"value": repr(failure)},
+                _(
+                    'Use "db" (the database decides while the cache is down) or "closed" '
+                    "(refuse with 503 while the cache is down)."
+                ),
             )
         )
-    problem = _generator_problem(app_settings.PASSWORD_GENERATOR)
-    if problem:
-        errors.append(
-            _warning(
-                6,
-                f"TICKETOFFICE_PASSWORD_GENERATOR is malformed: {problem}.",
-                'Use (dotted_path, args, kwargs), e.g. ("secrets.token_urlsafe", [16], {}).',
+    for number, name, finder, example in (
+        (7, "URLS", _urls_problem, '{"louvre:visit": "louvre"}'),
+        (11, "NEW_LINK_URLS", _new_link_urls_problem, '{"louvre:visit": "ask-again", "*": "/"}'),
+    ):
+        problem = finder(getattr(app_settings, name))
+        if problem:
+            errors.append(
+                _warning(
+                    number,
+                    _("TICKETOFFICE_%(name)s is malformed: %(problem)s.")
+                    % {"name": name, "problem": problem},
+                    _(
+                        'Use a dict such as %(example)s mapping "place:purpose" to a URL name '
+                        "or path."
+                    )
+                    % {"example": example},
+                )
             )
-        )
-    problem = _urls_problem(app_settings.URLS)
-    if problem:
-        errors.append(
-            _warning(
-                7,
-                f"TICKETOFFICE_URLS is malformed: {problem}.",
-                'Use a dict such as {"louvre:visit": "louvre"} mapping "place:purpose" to a '
-                "URL name or path.",
-            )
-        )
     durations = (("STAMP_TTL", True), ("CLAIM_TTL", True), ("CACHE_RETRY_INTERVAL", False))
     for name, integer in durations:
         value = getattr(app_settings, name)
         if not _is_positive_number(value, integer=integer):
-            kind = "a positive integer" if integer else "a positive number"
+            kind = _("a positive integer") if integer else _("a positive number")
             errors.append(
                 _warning(
                     8,
-                    f"TICKETOFFICE_{name} is {value!r}.",
-                    f"Use {kind} of seconds, or remove the setting to use the default "
-                    f"({DEFAULTS[name]!r}).",
+                    _("TICKETOFFICE_%(name)s is %(value)s.") % {"name": name, "value": repr(value)},
+                    _(
+                        "Use %(kind)s of seconds, or remove the setting to use the default "
+                        "(%(default)s)."
+                    )
+                    % {"kind": kind, "default": repr(DEFAULTS[name])},
                 )
             )
     for name, (test, expected) in _TYPED.items():
@@ -232,9 +388,9 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             errors.append(
                 _warning(
                     9,
-                    f"TICKETOFFICE_{name} is {value!r}.",
-                    f"Use {expected}, or remove the setting to use the default "
-                    f"({DEFAULTS[name]!r}).",
+                    _("TICKETOFFICE_%(name)s is %(value)s.") % {"name": name, "value": repr(value)},
+                    _("Use %(expected)s, or remove the setting to use the default (%(default)s).")
+                    % {"expected": expected, "default": repr(DEFAULTS[name])},
                 )
             )
     unknown = sorted(
@@ -246,10 +402,9 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         errors.append(
             _warning(
                 10,
-                f"{name} is not a django-ticketoffice setting.",
-                "Check the spelling; the settings are: "
-                + ", ".join(f"TICKETOFFICE_{known}" for known in DEFAULTS)
-                + ".",
+                _("%(name)s is not a django-ticketoffice setting.") % {"name": name},
+                _("Check the spelling; the settings are: %(names)s.")
+                % {"names": ", ".join(f"TICKETOFFICE_{known}" for known in DEFAULTS)},
             )
         )
     return errors

@@ -6,6 +6,7 @@ read on access, so ``override_settings`` and late configuration work.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -44,6 +45,12 @@ DEFAULTS: dict[str, Any] = {
     "URLS": {},
     # Dotted path of ``handler(request, error) -> HttpResponse`` for refusals.
     "REFUSAL_HANDLER": None,
+    # Lifetime of tickets issued from the admin and ``ticketoffice_issue`` unless
+    # "never expires" is chosen: a timedelta, seconds, or None for no expiry.
+    "DEFAULT_LIFETIME": timedelta(days=7),
+    # Where a visitor whose link expired, was used or was revoked asks for a new
+    # one: a URL name, path or URL, or {"place:purpose": url, "*": url}.
+    "NEW_LINK_URLS": None,
 }
 
 

@@ -76,6 +76,7 @@ def _refusal(
         purpose=purpose,
         request=request,
     )
+    error.place, error.purpose = place, purpose  # for the page's "request a new link"
     return protect_response(get_refusal_handler(handler)(request, error))
 
 

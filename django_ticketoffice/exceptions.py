@@ -17,6 +17,10 @@ class TicketError(Exception):
     reason = "invalid"
     status_code = 403
     default_message = "The ticket was refused."
+    # The place and purpose of the view that refused it, set before the refusal
+    # handler runs (refusal pages offer a "request a new link" URL per place).
+    place: str | None = None
+    purpose: str | None = None
 
     def __init__(
         self,

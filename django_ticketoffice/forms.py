@@ -11,11 +11,27 @@ from django.forms.fields import JSONString
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .conf import app_settings
 from .models import Ticket
 from .tokens import MAX_EXPIRY
-from .utils import loads_json, parse_duration
+from .utils import as_lifetime, format_duration, loads_json, parse_duration
 
 JSON_HELP = _('JSON, for example {"first_name": "Léonard"}. Leave empty for no data.')
+
+
+def configured_targets() -> list[tuple[str, str]]:
+    """The ``"place:purpose"`` pairs of ``TICKETOFFICE_URLS``, as form choices."""
+    urls = app_settings.URLS
+    if not isinstance(urls, dict):
+        return []
+    return [
+        (key, key.replace(":", " / ", 1)) for key in urls if isinstance(key, str) and ":" in key
+    ]
+
+
+def default_lifetime() -> timedelta | None:
+    """``TICKETOFFICE_DEFAULT_LIFETIME``, read as a duration (None: never expires)."""
+    return as_lifetime(app_settings.DEFAULT_LIFETIME)
 
 
 class TicketDataField(forms.JSONField):
@@ -30,6 +46,12 @@ class TicketDataField(forms.JSONField):
         kwargs.setdefault("help_text", JSON_HELP)
         kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 6, "cols": 60}))
         super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        """Show no data as an empty box, not ``null`` or ``{}``."""
+        if value is None or (isinstance(value, dict) and not value):
+            return ""
+        return super().prepare_value(value)
 
     def to_python(self, value: Any) -> Any:
         """Parse the JSON text, naming the parser's complaint in the error."""
@@ -55,19 +77,61 @@ class TicketDataField(forms.JSONField):
 
 
 class TicketAddForm(forms.ModelForm):
-    """Issue a ticket: place, purpose, data, and an expiry or a lifetime."""
+    """Issue a ticket: place and purpose, data, and an expiry, a lifetime or no expiry.
 
-    data = TicketDataField(label=_("data"))  # type: ignore[assignment]
+    With ``TICKETOFFICE_URLS`` the place and purpose are one choice among its
+    keys (``target``), so that staff issue only tickets a view accepts.
+    Without an expiry, a lifetime or "never expires", the ticket gets
+    ``TICKETOFFICE_DEFAULT_LIFETIME``.
+    """
+
+    target = forms.ChoiceField(
+        label=_("Place and purpose"),
+        help_text=_("What the ticket is for, as configured in TICKETOFFICE_URLS."),
+    )
+    data = TicketDataField(label=_("Data"))  # type: ignore[assignment]
     lifetime = forms.CharField(
-        label=_("lifetime"),
+        label=_("Lifetime"),
         required=False,
         max_length=20,
-        help_text=_("Instead of an expiry: a duration from now such as 90m, 2h, 3d or 1w."),
+    )
+    never_expires = forms.BooleanField(
+        label=_("Never expires"),
+        required=False,
+        help_text=_("Issue a ticket that stays valid until it is used or revoked."),
     )
 
     class Meta:
         model = Ticket
         fields = ["place", "purpose", "data", "expiry_datetime"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        targets = configured_targets()
+        if targets:
+            target = self.fields["target"]
+            assert isinstance(target, forms.ChoiceField)
+            target.choices = [("", "---------"), *targets]
+            for name in ("place", "purpose"):
+                self.fields.pop(name, None)
+        else:
+            del self.fields["target"]
+            for name in ("place", "purpose"):
+                if name in self.fields:
+                    self.fields[name].required = True
+        try:
+            default = default_lifetime()
+        except ValueError:  # reported by check E005; the form still refuses to guess
+            default = None
+        lifetime = self.fields["lifetime"]
+        lifetime.widget.attrs["placeholder"] = format_duration(default) if default else ""
+        if default:
+            lifetime.help_text = _(
+                "A duration from now such as 90m, 2h, 3d or 1w. Leave it and the expiry empty "
+                "for the default lifetime, %(default)s."
+            ) % {"default": format_duration(default)}
+        else:
+            lifetime.help_text = _("A duration from now such as 90m, 2h, 3d or 1w.")
 
     def clean_lifetime(self) -> timedelta | None:
         """Parse ``3d``, ``2h``, ``90m``; refuse zero and garbage."""
@@ -83,14 +147,24 @@ class TicketAddForm(forms.ModelForm):
         return lifetime
 
     def clean(self) -> dict[str, Any]:
-        """Turn a lifetime into an expiry; refuse both at once, and an expiry in the past."""
+        """Set place and purpose; choose the expiry from one of the three ways to give it."""
         cleaned_data = super().clean() or {}
+        target = cleaned_data.get("target")
+        if target:
+            place, _colon, purpose = target.partition(":")
+            cleaned_data["place"], cleaned_data["purpose"] = place, purpose
+            self.instance.place, self.instance.purpose = place, purpose
         lifetime = cleaned_data.get("lifetime")
         expiry = cleaned_data.get("expiry_datetime")
-        if lifetime is not None and expiry is not None:
+        never = cleaned_data.get("never_expires")
+        if sum(bool(given) for given in (lifetime, expiry, never)) > 1:
             raise forms.ValidationError(
-                _("Give an expiry or a lifetime, not both."), code="expiry_and_lifetime"
+                _('Give an expiry, a lifetime or "never expires": only one of them.'),
+                code="expiry_and_lifetime",
             )
+        if never:
+            cleaned_data["expiry_datetime"] = None
+            return cleaned_data
         now = timezone.now()
         # A token cannot carry a later expiry (and the datetime would overflow).
         too_late = forms.ValidationError(
@@ -98,6 +172,15 @@ class TicketAddForm(forms.ModelForm):
             code="too_late",
             params={"max": MAX_EXPIRY.date().isoformat()},
         )
+        if lifetime is None and expiry is None and "lifetime" not in self.errors:
+            try:
+                lifetime = default_lifetime()
+            except ValueError as error:
+                raise forms.ValidationError(
+                    _("TICKETOFFICE_DEFAULT_LIFETIME is unusable (%(error)s): give a lifetime."),
+                    code="default_lifetime",
+                    params={"error": error},
+                ) from None
         if lifetime is not None:
             if lifetime > MAX_EXPIRY - now:
                 self.add_error("lifetime", too_late)
@@ -116,7 +199,7 @@ class TicketAddForm(forms.ModelForm):
 class TicketChangeForm(forms.ModelForm):
     """Edit an issued ticket: only its data; what the token binds is read-only."""
 
-    data = TicketDataField(label=_("data"))  # type: ignore[assignment]
+    data = TicketDataField(label=_("Data"))  # type: ignore[assignment]
 
     class Meta:
         model = Ticket

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import uuid
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -15,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import claims, hashers
 from .conf import app_settings
+from .exceptions import TicketUsedError
 from .signals import ticket_issued, ticket_revoked
 from .stamps import REVOKED, get_store, on_ticket_commit
 from .states import (
@@ -346,3 +348,31 @@ class Ticket(models.Model):
         stamped = [(self.uuid, self.expiry_datetime)]
         on_ticket_commit(lambda: _after_revoke(stamped, request), self)
         return True
+
+    # Re-issue (appended; the admin's "re-issue" button and action) ---------------
+
+    def reissue(self, *, request: HttpRequest | None = None) -> tuple[Ticket, str]:
+        """Revoke this ticket and issue a fresh one for the same place, purpose and data.
+
+        The new ticket lives as long as this one was meant to (its expiry minus
+        its creation), counted from now; a ticket without expiry gets none.
+        Returns the new ticket and its token. A used ticket is not re-issued
+        (``TicketUsedError``): its action was done.
+        """
+        using = router.db_for_write(Ticket, instance=self)
+        with transaction.atomic(using=using):
+            # Lock the row: a concurrent use() either happened (refused here) or waits.
+            current = Ticket.objects.using(using).select_for_update().get(pk=self.pk)
+            if current.usage_datetime is not None:
+                raise TicketUsedError("A used ticket is not re-issued.", genuine=True)
+            lifetime = None
+            if current.expiry_datetime is not None:
+                lifetime = max(
+                    current.expiry_datetime - current.creation_datetime, timedelta(seconds=1)
+                )
+            if current.revocation_datetime is None:
+                current.revoke(request=request)
+            self.revocation_datetime = current.revocation_datetime
+            return Ticket.objects.db_manager(using).issue(
+                current.place, current.purpose, data=copy.deepcopy(current.data), lifetime=lifetime
+            )

@@ -16,6 +16,7 @@ from django.utils.translation import get_language
 
 from .conf import app_settings
 from .exceptions import TicketError
+from .links import new_link_url
 from .utils import import_member
 
 TEMPLATES = {
@@ -27,8 +28,10 @@ TEMPLATES = {
 BASE_TEMPLATE = "ticketoffice/base.html"
 # Our own templates: static pages that read nothing but ``reason``.
 _OWN_TEMPLATES = Path(__file__).resolve().parent / "templates"
-# (template name, reason, language) -> rendered page, for our own templates only.
-_pages: dict[tuple[str, str, str | None], bytes] = {}
+# (template name, reason, language, new-link URL) -> rendered page, for our own templates only.
+_pages: dict[tuple[str, str, str | None, str | None], bytes] = {}
+# Refusals that may offer a new link: the credential was genuine, and is over.
+RENEWABLE = frozenset({"expired", "used", "revoked"})
 _pages_lock = threading.Lock()
 NO_STORE = "max-age=0, no-cache, no-store, must-revalidate, private"
 
@@ -61,7 +64,9 @@ def refuse(request: HttpRequest, error: TicketError) -> HttpResponse:
     """Render the default refusal page: 401 without a ticket, 403 when refused.
 
     The page names the reason (used, expired, revoked) only when the
-    credential was genuine; a forgery gets the generic "invalid" page.
+    credential was genuine, and only then offers the "request a new link"
+    URL of ``TICKETOFFICE_NEW_LINK_URLS``; a forgery, an unknown ticket or a
+    wrong secret gets the one generic "invalid" page, so that it tells nothing.
 
     Our own templates are static, so with DEBUG off each page is rendered
     once per reason and language and then served from memory: a flood of
@@ -73,12 +78,16 @@ def refuse(request: HttpRequest, error: TicketError) -> HttpResponse:
     reason = error.reason if error.genuine or error.status_code != 403 else "invalid"
     template_name = TEMPLATES.get(error.status_code, TEMPLATES[403])
     language = get_language()
-    key = (template_name, reason, language)
+    new_link = None
+    if reason in RENEWABLE and error.genuine:
+        new_link = new_link_url(error.place or "", error.purpose or "")
+    key = (template_name, reason, language, new_link)
     page = _pages.get(key)
     if page is None:
         context = {
             "reason": reason,
             "message": error.message if error.genuine else None,
+            "new_link_url": new_link,
             "LANGUAGE_CODE": language,
         }
         if settings.DEBUG or not all(map(_is_own, (template_name, BASE_TEMPLATE))):
@@ -91,7 +100,7 @@ def refuse(request: HttpRequest, error: TicketError) -> HttpResponse:
 
 @receiver(setting_changed)
 def _forget_pages(*, setting: str, **kwargs: object) -> None:
-    if setting in {"TEMPLATES", "DEBUG", "INSTALLED_APPS", "LANGUAGE_CODE"}:
+    if setting in {"TEMPLATES", "DEBUG", "INSTALLED_APPS", "LANGUAGE_CODE", "LANGUAGES"}:
         with _pages_lock:
             _pages.clear()
 

@@ -92,3 +92,36 @@ def loads_json(text: str) -> Any:
     they would fail only when the ticket is saved.
     """
     return json.loads(text, parse_constant=_refuse_constant)
+
+
+def as_lifetime(value: Any) -> timedelta | None:
+    """Read a lifetime setting: a timedelta, a number of seconds, or None.
+
+    Raises ValueError for anything else, zero and negative values included.
+
+    >>> as_lifetime(3600)
+    datetime.timedelta(seconds=3600)
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (timedelta, int, float)):
+        raise ValueError(f"{value!r} is not a timedelta, a number of seconds or None")
+    lifetime = value if isinstance(value, timedelta) else timedelta(seconds=value)
+    if lifetime <= timedelta(0):
+        raise ValueError(f"{value!r} is not positive")
+    return lifetime
+
+
+def format_duration(value: timedelta) -> str:
+    """Write a duration the way :func:`parse_duration` reads it, in its largest exact unit.
+
+    >>> format_duration(timedelta(days=7))
+    '1w'
+    >>> format_duration(timedelta(minutes=90))
+    '90m'
+    """
+    seconds = round(value.total_seconds())
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

@@ -22,10 +22,16 @@ copyright = "2014-2026, django-ticketoffice contributors"
 release = __version__
 version = ".".join(release.split(".")[:2])
 
-extensions = ["sphinx.ext.autodoc", "sphinx.ext.viewcode"]
-exclude_patterns = ["_build", "snippets"]
-html_theme = "alabaster"
-html_theme_options = {"description": "One-shot authentication for Django", "fixed_sidebar": True}
+extensions = ["sphinx.ext.autodoc", "sphinx.ext.viewcode", "docs.sphinx_strip_noqa"]
+exclude_patterns = ["_build", "snippets", "examples"]
+# Furo: a maintained theme whose code blocks scroll instead of being cut off.
+html_theme = "furo"
+html_title = "django-ticketoffice"
+html_theme_options = {
+    "source_repository": "https://github.com/django-ticketoffice/django-ticketoffice/",
+    "source_branch": "main",
+    "source_directory": "docs/",
+}
 autodoc_member_order = "bysource"
 autodoc_default_options = {"members": True}
 # Sphinx sometimes cannot resolve Django's own types in signatures; do not warn about them.

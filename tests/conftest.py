@@ -43,18 +43,47 @@ def redis_client():
     return get_redis_connection("redis", write=True)
 
 
+# Past this many keys a database is not the suite's: it never writes that many.
+_MAX_SCANNED_KEYS = 10_000
+_checked_databases: set[str] = set()
+
+
+def flush_test_redis(client) -> None:
+    """Delete the keys this suite wrote (they start with TEST_KEY_PREFIX), and only those.
+
+    The first time, refuse a database that holds any other key: the suite asserts
+    on whole-database contents, and REDIS_URL may point at data someone keeps.
+    """
+    prefix = settings.TEST_KEY_PREFIX.encode()
+    location = settings.REDIS_URL
+    if location not in _checked_databases:
+        for count, key in enumerate(client.scan_iter(count=1000)):
+            if not key.startswith(prefix) or count >= _MAX_SCANNED_KEYS:
+                pytest.fail(
+                    f"The Redis database at REDIS_URL={location} holds keys that this test "
+                    f"suite did not write (e.g. {key!r}); the suite deletes keys between "
+                    "tests, so it refuses to run there. Point REDIS_URL at an empty "
+                    "database, e.g. REDIS_URL=redis://127.0.0.1:6379/15.",
+                    pytrace=False,
+                )
+        _checked_databases.add(location)
+    keys = list(client.scan_iter(match=prefix + b"*", count=1000))
+    for start in range(0, len(keys), 1000):
+        client.delete(*keys[start : start + 1000])
+
+
 @pytest.fixture
 def redis(settings) -> Iterator[object]:
-    """The real Redis behind the "redis" alias, flushed, and selected as the stamp cache."""
+    """The real Redis behind the "redis" alias, emptied of the suite's keys, as the stamp cache."""
     client = redis_client()
     try:
         client.ping()
     except Exception as error:
         _missing_service(f"Redis is not reachable at {settings.REDIS_URL}: {error}")
-    client.flushdb()
+    flush_test_redis(client)
     settings.TICKETOFFICE_CACHE = "redis"
     yield client
-    client.flushdb()
+    flush_test_redis(client)
 
 
 @pytest.fixture(params=["redis", "locmem"])

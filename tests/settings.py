@@ -3,6 +3,9 @@
 ``DATABASE_URL`` selects the database (SQLite in memory by default; .ci/run
 also runs the suite on PostgreSQL). ``REDIS_URL`` points the "redis" cache
 alias at a real Redis server (default ``redis://127.0.0.1:6379/15``).
+
+Every key the suite writes to that Redis database starts with ``TEST_KEY_PREFIX``:
+tests/conftest.py deletes only such keys, and refuses a database that holds others.
 """
 
 from __future__ import annotations
@@ -61,12 +64,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     )
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
+TEST_KEY_PREFIX = "ticketoffice-tests"
 
 CACHES: dict[str, dict[str, object]] = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"},
     "redis": {
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": REDIS_URL,
+        "KEY_PREFIX": TEST_KEY_PREFIX,
         "OPTIONS": {
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
             "SOCKET_CONNECT_TIMEOUT": 0.5,
@@ -91,6 +96,8 @@ STATIC_URL = "/static/"
 TICKETOFFICE_CACHE = os.environ.get("TEST_TICKETOFFICE_CACHE", "default")
 if os.environ.get("TEST_SERVER_REDIS_URL"):
     CACHES["server"] = dict(CACHES["redis"], LOCATION=os.environ["TEST_SERVER_REDIS_URL"])
+# The suite's stamps are recognisable, so that it never deletes a key it did not write.
+TICKETOFFICE_CACHE_KEY_PREFIX = f"{TEST_KEY_PREFIX}:"
 # Fail fast in tests that stop Redis.
 TICKETOFFICE_CACHE_RETRY_INTERVAL = 5.0
 

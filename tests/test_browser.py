@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -142,11 +143,10 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
-def issue_invitation(page, first_name: str) -> str:
-    """Issue an invitation in the admin and return its one-link URL, read from the page."""
+def issue_invitation(page, first_name: str) -> tuple[str, str]:
+    """Issue an invitation in the admin; return its one-link URL and uuid, read from the page."""
     page.goto("/admin/django_ticketoffice/ticket/add/")
-    page.fill("#id_place", "museum")
-    page.fill("#id_purpose", "visit")
+    page.select_option("#id_target", "museum:visit")
     page.fill("#id_data", f'{{"first_name": "{first_name}"}}')
     page.fill("#id_lifetime", "3d")
     page.click("input[name=_save]")
@@ -156,7 +156,14 @@ def issue_invitation(page, first_name: str) -> str:
     url = link.get_attribute("href")
     assert url is not None
     assert token and url.endswith(f"?ticket={token}"), (token, url)
-    return url
+    return url, page.locator(".ticketoffice-ticket").first.inner_text().strip()
+
+
+def ticket_count(demo: Demo) -> int:
+    with sqlite3.connect(demo.log.parent / "demo.sqlite3") as connection:
+        return int(
+            connection.execute("SELECT COUNT(*) FROM django_ticketoffice_ticket").fetchone()[0]
+        )
 
 
 def test_invitation_in_a_real_browser(page, demo):
@@ -173,11 +180,21 @@ def check_invitation_journey(page, demo):
     page.fill("#id_password", ADMIN_PASSWORD)
     page.click("input[type=submit]")
     page.wait_for_url(f"{base}/admin/")
-    url = issue_invitation(page, "Grace")
+    url, _uuid = issue_invitation(page, "Grace")
     assert url.startswith(f"{base}/visit/?ticket=")
+    # The copy buttons put the token and the link on the clipboard.
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+    token = page.locator("#ticketoffice-token").inner_text().strip()
+    page.click("[data-ticketoffice-copy=ticketoffice-token]")
+    assert page.evaluate("navigator.clipboard.readText()") == token
+    page.click("[data-ticketoffice-copy=ticketoffice-url]")
+    assert page.evaluate("navigator.clipboard.readText()") == url
     shot(page, "1-admin-issued-invitation")
-    page.reload()  # shown once: a reload no longer shows the credential
+    # Shown once: a reload (which resends the form) shows no credential, issues nothing.
+    issued = ticket_count(demo)
+    page.reload()
     assert page.locator("#ticketoffice-token").count() == 0
+    assert ticket_count(demo) == issued
 
     # 2. The guest follows the link, lands without the credential in the address bar,
     #    and confirms the visit.
@@ -202,13 +219,15 @@ def check_invitation_journey(page, demo):
     assert "already been used" in visitor.locator("h1").inner_text()
     shot(visitor, "3-link-already-used")
 
-    # 4a. Staff revoke a second invitation with the changelist action.
-    second = issue_invitation(page, "Hopper")
-    ticket_uuid = page.locator(".field-uuid .readonly").inner_text().strip()
+    # 4a. Staff revoke a second invitation with the changelist action, once confirmed.
+    second, ticket_uuid = issue_invitation(page, "Hopper")
     page.goto(f"/admin/django_ticketoffice/ticket/?q={ticket_uuid}")
     page.check("input.action-select")
     page.select_option("select[name=action]", "revoke")
     page.click("button[name=index]")
+    assert "Revoke 1 ticket?" in page.locator("#ticketoffice-confirm-question").inner_text()
+    shot(page, "4a-admin-revoke-confirmation")
+    page.click("#ticketoffice-confirm")
     assert "1 ticket was revoked" in page.locator(".messagelist").inner_text()
     shot(page, "4a-admin-revoked-by-action")
     response = visitor.goto(second)
@@ -217,12 +236,34 @@ def check_invitation_journey(page, demo):
     shot(visitor, "4b-revoked-link-refused")
 
     # 4c. And a third one with the revoke button of its change page.
-    third = issue_invitation(page, "Lovelace")
+    third, _uuid = issue_invitation(page, "Lovelace")
+    page.click(".ticketoffice-ticket")
     page.click("#ticketoffice-revoke")
+    page.click("#ticketoffice-confirm")
     assert "The ticket was revoked" in page.locator(".messagelist").inner_text()
     shot(page, "4c-admin-revoked-by-button")
     response = visitor.goto(third)
     assert response is not None and response.status == 403
     assert visitor.locator("[data-reason]").get_attribute("data-reason") == "revoked"
     shot(visitor, "4d-revoked-link-refused")
+
+    # 5. Re-issue the revoked ticket: a fresh link, shown once, that works.
+    page.click("#ticketoffice-reissue")
+    page.click("#ticketoffice-confirm")
+    fresh = page.locator("#ticketoffice-url").get_attribute("href")
+    assert fresh is not None and fresh != third
+    shot(page, "5-admin-reissued")
+    response = visitor.goto(fresh)
+    assert response is not None and response.status == 200
+    assert visitor.locator("#greeting").inner_text() == "Welcome Lovelace"
     guest.close()
+
+    # 6. The changelist fits a 1366-pixel screen: no horizontal scrolling.
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto("/admin/django_ticketoffice/ticket/")
+    widths = page.evaluate(
+        "[document.documentElement.scrollWidth,"
+        " document.querySelector('#result_list').getBoundingClientRect().right]"
+    )
+    shot(page, "6-changelist-1366")
+    assert widths[0] <= 1366 and widths[1] <= 1366, widths

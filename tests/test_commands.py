@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from django_ticketoffice.models import Ticket
 from django_ticketoffice.signals import ticket_issued
+from django_ticketoffice.stamps import get_store
 from django_ticketoffice.tokens import read_token
 
 pytestmark = pytest.mark.django_db
@@ -34,6 +35,9 @@ def run(*args: str, stderr: io.StringIO | None = None, stdout: io.StringIO | Non
     stdout = stdout or io.StringIO()
     call_command(*args, stdout=stdout, stderr=stderr or io.StringIO())
     return stdout.getvalue()
+
+
+LOUVRE = ("--place=louvre", "--purpose=visit")
 
 
 def ago(**kwargs: int):
@@ -105,6 +109,7 @@ def test_issue_json_in_batches(django_capture_on_commit_callbacks):
                 "--batch-size=2",
                 "--format=json",
                 "--url=louvre",
+                "--no-expiry",
             )
     finally:
         ticket_issued.disconnect(dispatch_uid="test-issue-json")
@@ -125,7 +130,12 @@ def test_issue_json_in_batches(django_capture_on_commit_callbacks):
 
 def test_issue_csv_for_mail_merge():
     output = run(
-        "ticketoffice_issue", "--place=louvre", "--count=3", "--format=csv", "--lifetime=3d"
+        "ticketoffice_issue",
+        "--place=louvre",
+        "--purpose=",
+        "--count=3",
+        "--format=csv",
+        "--lifetime=3d",
     )
     rows = list(csv.DictReader(io.StringIO(output)))
     assert len(rows) == 3
@@ -138,15 +148,15 @@ def test_issue_csv_for_mail_merge():
 
 def test_issue_progress_bar_only_on_a_terminal():
     stderr = TTY()
-    run("ticketoffice_issue", "--count=4", "--batch-size=2", stderr=stderr)
+    run("ticketoffice_issue", *LOUVRE, "--count=4", "--batch-size=2", stderr=stderr)
     assert "Issuing tickets [" in stderr.getvalue()
     assert "4/4 (100%)" in stderr.getvalue()
     quiet = io.StringIO()
-    run("ticketoffice_issue", "--count=4", "--batch-size=2", stderr=quiet)
+    run("ticketoffice_issue", *LOUVRE, "--count=4", "--batch-size=2", stderr=quiet)
     assert quiet.getvalue() == ""
     # Tokens printed on the same terminal would be garbled: no bar then either.
     both = TTY()
-    run("ticketoffice_issue", "--count=4", stderr=both, stdout=TTY())
+    run("ticketoffice_issue", *LOUVRE, "--count=4", stderr=both, stdout=TTY())
     assert both.getvalue() == ""
 
 
@@ -154,7 +164,7 @@ def test_issue_progress_bar_only_on_a_terminal():
     ("args", "message"),
     [
         (["--data={bad json"], "--data is not valid JSON"),
-        (["--lifetime=-3d"], "--lifetime: Invalid duration"),
+        (["--lifetime=-3d"], "--lifetime: the duration must be positive"),
         (["--lifetime=0m"], "--lifetime: the duration must be positive"),
         (["--lifetime=soon"], "--lifetime: Invalid duration"),
         (["--count=0"], "--count must be a positive integer"),
@@ -162,19 +172,95 @@ def test_issue_progress_bar_only_on_a_terminal():
         (["--count=many"], "invalid int value"),
         (["--batch-size=0"], "--batch-size must be a positive integer"),
         (["--url=no-such-view"], "--url: 'no-such-view' is neither a URL name nor a path"),
-        (["--place=" + "x" * 51], "--place is longer than 50 characters"),
-        (["--purpose= visit"], "--purpose must be printable text"),
-        (["--place=lou\nvre"], "--place must be printable text"),
+        (["--place=" + "x" * 51, "--purpose=visit"], "--place is longer than 50 characters"),
+        (["--place=louvre", "--purpose= visit"], "--purpose must be printable text"),
+        (["--place=lou\nvre", "--purpose=visit"], "--place must be printable text"),
+        (["--lifetime", "-3d"], "--lifetime: the duration must be positive, got '-3d'"),
+        (["--lifetime=2h", "--no-expiry"], "not allowed with argument"),
         (["--format=xml"], "invalid choice: 'xml'"),
     ],
 )
 def test_issue_bad_arguments(args, message):
+    if not any(arg.startswith("--place") for arg in args):
+        args = [*LOUVRE, *args]
     with pytest.raises(CommandError, match=message.replace("(", r"\(")):
         run("ticketoffice_issue", *args)
     assert not Ticket.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "args", [[], ["--place=louvre"], ["--purpose=visit"], ["--count=3", "--lifetime=2h"]]
+)
+def test_issue_needs_place_and_purpose(args):
+    with pytest.raises(CommandError, match="Give --place and --purpose"):
+        run("ticketoffice_issue", *args)
+    assert not Ticket.objects.exists()
+
+
+def test_issue_through_the_command_line_exits_non_zero_without_place(tmp_path):
+    """What an operator sees: the message, no traceback, exit status 1."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "django", "ticketoffice_issue", "--settings=tests.settings"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "CommandError: Give --place and --purpose" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_issue_uses_the_default_lifetime(settings):
+    token = run("ticketoffice_issue", *LOUVRE).strip()
+    ticket = Ticket.objects.get()
+    assert read_token(token, "louvre", "visit").uuid == ticket.uuid
+    lifetime = ticket.expiry_datetime - ticket.creation_datetime
+    assert timedelta(days=7) - timedelta(minutes=1) < lifetime <= timedelta(days=7)
+
+    settings.TICKETOFFICE_DEFAULT_LIFETIME = 3600
+    output = run("ticketoffice_issue", *LOUVRE, "--format=json")
+    row = json.loads(output)[0]
+    expiry = Ticket.objects.get(uuid=row["uuid"]).expiry_datetime
+    assert timedelta(minutes=59) < expiry - timezone.now() <= timedelta(hours=1)
+    assert row["expiry"] == expiry.isoformat()
+
+
+def test_issue_never_expires_only_when_asked(settings):
+    run("ticketoffice_issue", *LOUVRE, "--no-expiry")
+    assert Ticket.objects.get().expiry_datetime is None
+    # A project that wants no default lifetime says so in its settings.
+    settings.TICKETOFFICE_DEFAULT_LIFETIME = None
+    run("ticketoffice_issue", *LOUVRE)
+    assert Ticket.objects.filter(expiry_datetime__isnull=True).count() == 2
+
+
 # ticketoffice_revoke -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([str(uuid.uuid4())], "No ticket has these uuids: nothing was revoked."),
+        (
+            ["--place=louvre", "--purpose=guide"],
+            "No ticket has place 'louvre' and purpose 'guide': nothing was revoked.",
+        ),
+        (
+            ["--place=louvre", "--purpose=visit", "--issued-before=2001-01-01"],
+            "No ticket has place 'louvre' and purpose 'visit' and was issued before that date: "
+            "nothing was revoked.",
+        ),
+    ],
+)
+def test_revoke_says_when_nothing_matched(args, message):
+    ticket, _ = Ticket.objects.issue("louvre", "visit")
+    assert run("ticketoffice_revoke", *args).strip() == message
+    ticket.refresh_from_db()
+    assert not ticket.revoked
 
 
 def test_revoke_by_uuid_stamps_the_cache(redis, django_capture_on_commit_callbacks):
@@ -187,7 +273,7 @@ def test_revoke_by_uuid_stamps_the_cache(redis, django_capture_on_commit_callbac
     assert output.strip() == ("Revoked 1 ticket, skipped 1 (already used or revoked), 1 not found.")
     ticket.refresh_from_db()
     assert ticket.revoked
-    assert redis.get(f"ticketoffice:{{{ticket.uuid}}}") == b"revoked"
+    assert redis.get(get_store().key(ticket.uuid)) == b"revoked"
     assert Client().get(f"/louvre/?ticket={token}").status_code == 403
 
 
@@ -281,7 +367,7 @@ def test_clean_tickets_default_is_30_days(aged):
 def test_clean_tickets_older_than(aged):
     run("clean_tickets", "--older-than=1d")
     assert remaining(aged) == {"used_recently", "valid", "never_expires"}
-    run("clean_tickets", "--older-than=0s")
+    run("clean_tickets", "--older-than=1s")
     assert remaining(aged) == {"valid", "never_expires"}
 
 
@@ -320,7 +406,10 @@ def test_clean_tickets_progress_bar_only_on_a_terminal(aged):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--older-than=-1d"], "--older-than: Invalid duration"),
+        (["--older-than=-1d"], "--older-than: the duration must be positive, got '-1d'"),
+        (["--older-than", "-1d"], "--older-than: the duration must be positive, got '-1d'"),
+        (["--older-than=0d"], "--older-than: the duration must be positive, got '0d'"),
+        (["--older-than", "0s"], "--older-than: the duration must be positive"),
         (["--older-than=forever"], "--older-than: Invalid duration"),
         (["--older-than=30"], "--older-than: Invalid duration"),
         (["--batch-size=0"], "--batch-size must be a positive integer"),

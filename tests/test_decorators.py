@@ -74,7 +74,7 @@ def assert_page(response, template_name):
     if response.request["REQUEST_METHOD"] == "HEAD":
         assert response.content == b""  # the test client drops HEAD bodies, as servers do
         return
-    cached = {page for (name, _, _), page in ticket_views._pages.items() if name == template_name}
+    cached = {page for (name, *_), page in ticket_views._pages.items() if name == template_name}
     assert response.content in cached, (template_name, response.content)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -244,3 +245,27 @@ def test_demo_command_sets_up_everything(tmp_path):
         ).fetchall()
     assert tickets == [("museum", "visit", '{"first_name": "Ada"}', None)]
     assert admins == [("admin",)]
+
+
+@pytest.mark.django_db(False)
+def test_demo_command_on_a_busy_port_sets_up_nothing(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "demo", "--port", str(port)],
+            cwd=ROOT,
+            env=_demo_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 2
+    assert f"Port {port} on 127.0.0.1 is already in use" in result.stderr
+    assert "python -m demo --port " in result.stderr
+    # Checked first: no database, no admin password, no invitation, no credentials printed.
+    assert not (tmp_path / "demo.sqlite3").exists()
+    assert "password" not in result.stdout + result.stderr
+    assert "ticket=" not in result.stdout + result.stderr

@@ -112,6 +112,16 @@ def test_install_settings():
     )
 
 
+def test_new_link_settings_pass_the_checks(settings):
+    from django.core import checks
+
+    from docs.snippets import settings_new_link
+
+    settings.TICKETOFFICE_NEW_LINK_URLS = settings_new_link.TICKETOFFICE_NEW_LINK_URLS
+    found = checks.run_checks(tags=["ticketoffice"])
+    assert not [m for m in found if m.id == "ticketoffice.W011" or m.is_serious()]
+
+
 def test_redis_settings_select_the_redis_store(settings, redis):
     from docs.snippets import settings_redis
 
@@ -155,36 +165,44 @@ def test_key_rotation_keeps_old_links_valid(settings):
         read_token(old_token, "museum", "visit")
 
 
-# Tutorial and quick start ----------------------------------------------------
+# Rendering -------------------------------------------------------------------------
+# (The tutorial and the quick start are built as projects: tests/test_doc_projects.py.)
 
 
-@pytest.mark.django_db
-@pytest.mark.urls("docs.snippets.invitations")
-def test_tutorial_invitation(client, docs_settings):
-    from docs.snippets.invitations import invite
+def test_linter_comments_are_stripped_from_the_pages():
+    from docutils import nodes
+    from docutils.utils import new_document
 
-    link = local(invite("Ada"))
-    assert link.startswith("/visit/?ticket=")
-    response = client.get(link)
-    assert response.status_code == 302
-    assert response["Location"] == "/visit/"
-    response = client.get("/visit/")
-    assert response.status_code == 200
-    assert b"Welcome Ada" in response.content
-    assert Ticket.objects.used().count() == 0
+    from docs.sphinx_strip_noqa import _strip_literal_blocks, strip_noqa
 
-    # The class-based view admits the same ticket (the session key is per
-    # place and purpose) without using it.
-    response = client.get("/gallery/")
-    assert response.status_code == 200
-    assert b"The gallery, for Ada" in response.content
+    source = (DOCS / "snippets" / "settings_reference.py").read_text()
+    assert "# noqa: S105" in source
+    assert "noqa" not in strip_noqa(source)
+    assert strip_noqa(source).count("\n") == source.count("\n")
+    assert strip_noqa("from . import checks  # noqa: F401  (registers)\n") == (
+        "from . import checks\n"
+    )
+    assert strip_noqa("x = f()  # type: ignore[misc]\n") == "x = f()\n"
+    assert strip_noqa("# a comment about noqa stays\n") == "# a comment about noqa stays\n"
+    document = new_document("page")
+    document += nodes.literal_block(source, source)
+    _strip_literal_blocks(None, document)
+    assert "noqa" not in document.astext()
 
-    response = client.post("/visit/")
-    assert response.status_code == 200
-    assert b"Your visit is confirmed, Ada" in response.content
-    assert Ticket.objects.used().count() == 1
-    assert client.get(link).status_code == 403
-    assert client.post("/visit/").status_code == 403
+
+def test_docs_use_a_maintained_theme_and_read_the_docs_config():
+    conf = (DOCS / "conf.py").read_text()
+    assert 'html_theme = "furo"' in conf
+    assert "docs.sphinx_strip_noqa" in conf
+    rtd = (ROOT / ".readthedocs.yaml").read_text()
+    assert "configuration: docs/conf.py" in rtd
+    assert "fail_on_warning: true" in rtd
+    assert "- docs" in rtd
+
+
+def test_docs_index_has_an_example():
+    index = (DOCS / "index.rst").read_text()
+    assert "literalinclude:: examples/quickstart/museum/views.py" in index
 
 
 # How-to guides ----------------------------------------------------------------

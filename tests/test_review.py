@@ -153,6 +153,7 @@ def test_issue_command_refuses_non_standard_json(data):
         call_command(
             "ticketoffice_issue",
             "--place=louvre",
+            "--purpose=visit",
             f"--data={data}",
             stdout=io.StringIO(),
             stderr=io.StringIO(),

@@ -151,7 +151,7 @@ def test_ticket_revoked_by_the_admin_carries_the_request(
     with django_capture_on_commit_callbacks(execute=True):
         admin_client.post(
             "/admin/django_ticketoffice/ticket/",
-            {"action": "revoke", "_selected_action": [ticket.pk]},
+            {"action": "revoke", "_selected_action": [ticket.pk], "post": "yes"},
         )
     assert len(revoked.calls) == 1
     assert revoked.calls[0]["tickets"] == [ticket.uuid]
@@ -245,7 +245,7 @@ def test_audit_log_recipe(caplog, admin_client, django_capture_on_commit_callbac
         with django_capture_on_commit_callbacks(execute=True):
             admin_client.post(
                 "/admin/django_ticketoffice/ticket/",
-                {"action": "revoke", "_selected_action": [other.pk]},
+                {"action": "revoke", "_selected_action": [other.pk], "post": "yes"},
             )
         Client().get(ticket_url("louvre", token))
     finally:

@@ -23,7 +23,7 @@ from django_ticketoffice.models import Ticket
 from django_ticketoffice.stamps import RedisStampStore, StampStore, get_store
 from django_ticketoffice.statements import can_return_rows
 from django_ticketoffice.verification import verify_token
-from tests.conftest import free_port, redis_client
+from tests.conftest import flush_test_redis, free_port, redis_client
 
 pytestmark = pytest.mark.django_db
 
@@ -279,7 +279,7 @@ def test_flushed_cache_replay_refused_and_stamp_rewritten(
     ticket, token = used
     key = get_store().key(ticket.uuid)
     if stamp_cache == "redis":
-        redis_client().flushdb()
+        flush_test_redis(redis_client())
     else:
         caches["default"].clear()
     assert stored(stamp_cache, key) is None
@@ -317,14 +317,14 @@ def test_written_back_stamp_of_a_ticket_without_expiry_lives_stamp_ttl(
 
 
 def test_key_layout_prefix_and_cluster_slot(redis, settings, django_capture_on_commit_callbacks):
-    settings.TICKETOFFICE_CACHE_KEY_PREFIX = "myproject:tickets:"
+    settings.TICKETOFFICE_CACHE_KEY_PREFIX = "ticketoffice-tests:myproject:"
     ticket, _ = issue()
     store = get_store()
     assert isinstance(store, RedisStampStore)
     key = store.key(ticket.uuid)
     claim = store.claim_key(ticket.uuid)
-    assert key == f"myproject:tickets:{{{ticket.uuid}}}"
-    assert claim == f"myproject:tickets:{{{ticket.uuid}}}:claim"
+    assert key == f"ticketoffice-tests:myproject:{{{ticket.uuid}}}"
+    assert claim == f"ticketoffice-tests:myproject:{{{ticket.uuid}}}:claim"
     # One Redis Cluster hash slot per ticket, whatever the prefix.
     assert key_slot(key.encode()) == key_slot(claim.encode())
     assert key_slot(key.encode()) == key_slot(str(ticket.uuid).encode())
@@ -348,7 +348,7 @@ def test_stamp_ttl_is_remaining_lifetime(redis):
     store.stamp(uuid.uuid4(), "used", soon)
     (key,) = redis.keys("*")
     assert 0 < redis.ttl(key) <= 90
-    redis.flushdb()
+    flush_test_redis(redis)
     store.stamp(uuid.uuid4(), "used", None)
     (key,) = redis.keys("*")
     assert 30 * 24 * 3600 - 10 < redis.ttl(key) <= 30 * 24 * 3600

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.management.base import CommandError, OutputWrapper
+from django.core.management.base import CommandError, CommandParser, OutputWrapper
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -15,14 +16,34 @@ from ..utils import loads_json, parse_duration
 MAX_LABEL_LENGTH = 50  # Ticket.place and Ticket.purpose
 
 
-def duration_argument(value: str, option: str, *, allow_zero: bool = False) -> timedelta:
+# What argparse takes for a negative number rather than an option: "-3", "-3d", "-1.5".
+_NEGATIVE_VALUE = re.compile(r"^-\d+(\.\d+)?[smhdw]?$|^-\.\d+$")
+
+
+def accept_negative_values(parser: CommandParser) -> CommandParser:
+    """Let ``--older-than -3d`` reach the command, which then says what is wrong.
+
+    argparse reads ``-3d`` as an unknown option and answers "expected one
+    argument"; none of these commands has an option that looks like a number.
+    """
+    parser._negative_number_matcher = _NEGATIVE_VALUE
+    return parser
+
+
+def duration_argument(value: str, option: str) -> timedelta:
     """Parse ``90m``/``2h``/``3d``/``1w`` or raise a CommandError naming ``option``."""
+    if value.strip().startswith("-"):
+        raise CommandError(
+            f"{option}: the duration must be positive, got {value!r}; use e.g. 90m, 2h, 3d or 1w."
+        )
     try:
         duration = parse_duration(value)
     except ValueError as error:
         raise CommandError(f"{option}: {error}") from None
-    if duration < timedelta(0) or (duration == timedelta(0) and not allow_zero):
-        raise CommandError(f"{option}: the duration must be positive, got {value!r}.")
+    if duration <= timedelta(0):
+        raise CommandError(
+            f"{option}: the duration must be positive, got {value!r}; use e.g. 90m, 2h, 3d or 1w."
+        )
     return duration
 
 

@@ -1,5 +1,7 @@
 """Every django-ticketoffice setting, with its default value."""
 
+from datetime import timedelta
+
 # (dotted path, args, kwargs) of the callable that generates secrets: 128 bits.
 TICKETOFFICE_PASSWORD_GENERATOR = ("secrets.token_urlsafe", [16], {})
 
@@ -41,3 +43,11 @@ TICKETOFFICE_URLS = {}
 
 # Dotted path of handler(request, error) -> HttpResponse for refusals.
 TICKETOFFICE_REFUSAL_HANDLER = None
+
+# Lifetime of tickets issued from the admin and by ticketoffice_issue, unless
+# "never expires" is chosen: a timedelta, a number of seconds, or None.
+TICKETOFFICE_DEFAULT_LIFETIME = timedelta(days=7)
+
+# Where a visitor whose link expired, was used or was revoked asks for a new one:
+# a URL name, path or URL for every ticket, or {"place:purpose": url, "*": url}.
+TICKETOFFICE_NEW_LINK_URLS = None

@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ...models import Ticket, TicketQuerySet
-from ..utils import ProgressBar, duration_argument, positive_int
+from ..utils import ProgressBar, accept_negative_values, duration_argument, positive_int
 
 
 def finished_before(cutoff: datetime) -> TicketQuerySet:
@@ -34,11 +34,15 @@ class Command(BaseCommand):
         "(default 30d)."
     )
 
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        return accept_negative_values(super().create_parser(prog_name, subcommand, **kwargs))
+
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--older-than",
             default="30d",
-            help="Keep tickets that finished more recently: 12h, 30d, 1w... (default 30d).",
+            help="Keep tickets that finished more recently: a positive duration such as 12h, "
+            "30d or 1w (default 30d).",
         )
         parser.add_argument(
             "--dry-run", action="store_true", help="Count what would be deleted; delete nothing."
@@ -48,7 +52,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        older_than = duration_argument(options["older_than"], "--older-than", allow_zero=True)
+        older_than = duration_argument(options["older_than"], "--older-than")
         batch_size = positive_int(options["batch_size"], "--batch-size")
         try:
             cutoff = timezone.now() - older_than

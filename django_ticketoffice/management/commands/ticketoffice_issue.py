@@ -21,8 +21,10 @@ from ...links import ticket_url
 from ...models import Ticket
 from ...signals import ticket_issued
 from ...tokens import MAX_EXPIRY, make_token
+from ...utils import as_lifetime, format_duration
 from ..utils import (
     ProgressBar,
+    accept_negative_values,
     duration_argument,
     json_argument,
     label_argument,
@@ -38,11 +40,22 @@ class Command(BaseCommand):
         "JSON or CSV. Each credential is printed once and cannot be recovered."
     )
 
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        return accept_negative_values(super().create_parser(prog_name, subcommand, **kwargs))
+
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--place", default="", help="Where the tickets are used.")
-        parser.add_argument("--purpose", default="", help="What the tickets grant.")
+        parser.add_argument("--place", help="Where the tickets are used (required).")
+        parser.add_argument("--purpose", help="What the tickets grant (required).")
         parser.add_argument("--data", help="JSON data of every ticket, e.g. '{\"seat\": 12}'.")
-        parser.add_argument("--lifetime", help="Expire after 90m, 2h, 3d, 1w... (default: never).")
+        expiry = parser.add_mutually_exclusive_group()
+        expiry.add_argument(
+            "--lifetime",
+            help="Expire after 90m, 2h, 3d, 1w... (default: TICKETOFFICE_DEFAULT_LIFETIME, "
+            "7 days unless configured).",
+        )
+        expiry.add_argument(
+            "--no-expiry", action="store_true", help="Issue tickets that never expire."
+        )
         parser.add_argument(
             "--url",
             help="URL name or path of the view: print one-link URLs. Default: the entry of "
@@ -57,12 +70,15 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["place"] is None or options["purpose"] is None:
+            raise CommandError(
+                "Give --place and --purpose: what the tickets are for, as the view's "
+                '@invitation_required says (use --purpose "" for an empty purpose).'
+            )
         place = label_argument(options["place"], "--place")
         purpose = label_argument(options["purpose"], "--purpose")
         data = {} if options["data"] is None else json_argument(options["data"], "--data")
-        lifetime = (
-            duration_argument(options["lifetime"], "--lifetime") if options["lifetime"] else None
-        )
+        lifetime = self._lifetime(options)
         count = positive_int(options["count"], "--count")
         batch_size = positive_int(options["batch_size"], "--batch-size")
         url_name = options["url"] or self._configured_url(place, purpose)
@@ -84,6 +100,20 @@ class Command(BaseCommand):
         write = {"text": self._write_text, "json": self._write_json, "csv": self._write_csv}
         rows = self._issue(place, purpose, data, expiry, url_name, count, batch_size)
         write[options["format"]](rows)
+
+    def _lifetime(self, options: dict[str, Any]) -> Any:
+        """The --lifetime, none with --no-expiry, else TICKETOFFICE_DEFAULT_LIFETIME."""
+        if options["no_expiry"]:
+            return None
+        if options["lifetime"] is not None:
+            return duration_argument(options["lifetime"], "--lifetime")
+        try:
+            lifetime = as_lifetime(app_settings.DEFAULT_LIFETIME)
+        except ValueError as error:
+            raise CommandError(f"TICKETOFFICE_DEFAULT_LIFETIME: {error}.") from None
+        if lifetime is not None:
+            options["lifetime"] = format_duration(lifetime)
+        return lifetime
 
     def _configured_url(self, place: str, purpose: str) -> str | None:
         urls = app_settings.URLS

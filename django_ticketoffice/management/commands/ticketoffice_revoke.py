@@ -58,6 +58,15 @@ class Command(BaseCommand):
                 before = datetime_argument(options["issued_before"], "--issued-before")
                 queryset = queryset.filter(creation_datetime__lt=before)
             found = queryset.count()
+        if not found:
+            what = (
+                "No ticket has these uuids"
+                if uuids
+                else f"No ticket has place {place!r} and purpose {purpose!r}"
+                + (" and was issued before that date" if options["issued_before"] else "")
+            )
+            self.stdout.write(f"{what}: nothing was revoked.")
+            return
         revoked = queryset.revoke(batch_size=batch_size)
         skipped = max(found - revoked, 0)
         message = f"Revoked {revoked} ticket{'s' if revoked != 1 else ''}"

@@ -60,7 +60,7 @@ def draw(results: Results, path: Path) -> None:
         axes_list = [axes_list]
     every = [results.stats(key) for _, _, _, members in GROUPS for _, key in members]
     low = min(s.p10 for s in every) / 2
-    high = max(s.p90 for s in every) * 60
+    high = max(s.p90 for s in every) * 25
     for axes, section in zip(axes_list, sections, strict=True):
         y = 0.0
         ticks, tick_labels = [], []

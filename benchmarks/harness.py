@@ -1,13 +1,20 @@
-"""Interleaved rounds: every path timed once per round, in a shuffled order.
+"""Interleaved rounds: every path timed in every round, next to what it is compared with.
 
 A *measure* is one path of one implementation (the library, a hand-written
-floor, a peer). Each round first prepares the items every measure will
-consume (fresh tickets, fresh clients), outside any timing; then it times
-each measure once, in an order shuffled per round: one untimed warm-up call,
-a garbage collection, then a batch of calls whose total wall time, divided by
-the batch size, is the round's sample. Batches keep the garbage collector's and the database's tails
-(fsync, WAL, checkpoints) in the sample, and drift on the machine hits every
-measure of a round alike. Ratios are taken per round, then summarised.
+floor, a peer). Measures that are compared with each other form a *cluster*
+(the accept flows; the replays; the forgeries; the in-process checks...).
+
+Each round first prepares what every measure will consume (fresh tickets,
+fresh clients), outside any timing. Then it takes the clusters in a new
+shuffled order. In a cluster, each measure gets one untimed warm-up call,
+the garbage collector runs, and the measures take turns, in an order
+shuffled per round: one call of each (or a small chunk of calls for
+microsecond paths), then the next call of each, until every measure has made
+its batch. A measure's sample for the round is the total time of its calls
+divided by their number, so garbage collections and database flushes stay in
+it. Because the measures of a cluster alternate call by call, a burst of
+load on the machine hits a path and its floor alike; ratios are then taken
+inside each round and summarised over the rounds.
 
 Counting is a separate pass (:mod:`benchmarks.spies`): the spies cost time.
 """
@@ -15,6 +22,7 @@ Counting is a separate pass (:mod:`benchmarks.spies`): the spies cost time.
 from __future__ import annotations
 
 import gc
+import math
 import random
 import statistics
 import time
@@ -31,6 +39,8 @@ IMPLEMENTATIONS = {
     "control": "control",
 }
 
+ContextFactory = Callable[[], AbstractContextManager[object]]
+
 
 @dataclass
 class Measure:
@@ -43,16 +53,32 @@ class Measure:
     prepare: Callable[[int], Sequence[Any]]
     op: Callable[[Any], object]
     batch: int = 1
+    # Calls per turn: more than one for microsecond paths, so the clock costs nothing.
+    chunk: int = 1
     # Slow paths (PBKDF2) get no warm-up call.
     warmup: bool = True
-    # Entered around preparation and timing, never inside the timed loop.
-    context: Callable[[], AbstractContextManager[object]] = nullcontext
+    # Entered around preparation and around each turn, outside the clock: keep it cheap.
+    context: ContextFactory = nullcontext
 
     def __post_init__(self) -> None:
         if self.impl not in IMPLEMENTATIONS:
             raise ValueError(f"{self.key}: unknown implementation {self.impl!r}")
-        if self.batch < 1:
-            raise ValueError(f"{self.key}: a batch has at least one call")
+        if self.batch < 1 or self.chunk < 1:
+            raise ValueError(f"{self.key}: a batch and a chunk have at least one call")
+
+    @property
+    def items_per_round(self) -> int:
+        return self.batch + (1 if self.warmup else 0)
+
+
+@dataclass
+class Cluster:
+    """Measures timed call by call against each other."""
+
+    key: str
+    measures: list[Measure]
+    # Entered once around the cluster's preparation and around its timing.
+    context: ContextFactory = nullcontext
 
 
 @dataclass
@@ -108,70 +134,92 @@ class Rounds:
         ]
 
 
-def _time_batch(measure: Measure, items: Sequence[Any]) -> float:
-    op = measure.op
-    if measure.warmup:
-        op(items[0])
-        items = items[1:]
-    gc.collect()
-    clock = time.perf_counter_ns
-    start = clock()
-    for item in items:
-        op(item)
-    return (clock() - start) / len(items) / 1000
-
-
-def _prepare(measure: Measure) -> Sequence[Any]:
-    count = measure.batch + (1 if measure.warmup else 0)
-    with measure.context():
-        items = measure.prepare(count)
-    if len(items) != count:
-        raise RuntimeError(f"{measure.key}: prepare({count}) returned {len(items)} items")
+def _prepare(cluster: Cluster) -> dict[str, Sequence[Any]]:
+    items = {}
+    with cluster.context():
+        for measure in cluster.measures:
+            count = measure.items_per_round
+            with measure.context():
+                items[measure.key] = measure.prepare(count)
+            if len(items[measure.key]) != count:
+                raise RuntimeError(f"{measure.key}: prepare({count}) returned the wrong count")
     return items
 
 
+def _time_cluster(
+    order: Sequence[Measure], items: dict[str, Sequence[Any]], cluster: Cluster
+) -> dict[str, float]:
+    """Warm up, then alternate the measures turn by turn; return µs per call of each."""
+    clock = time.perf_counter_ns
+    elapsed = dict.fromkeys((m.key for m in order), 0)
+    queues: dict[str, list[Any]] = {}
+    with cluster.context():
+        for measure in order:
+            queue = list(items[measure.key])
+            if measure.warmup:
+                with measure.context():
+                    measure.op(queue.pop(0))
+            queues[measure.key] = queue
+        gc.collect()
+        turns = max(math.ceil(m.batch / m.chunk) for m in order)
+        for turn in range(turns):
+            for measure in order:
+                chunk = queues[measure.key][turn * measure.chunk : (turn + 1) * measure.chunk]
+                if not chunk:
+                    continue
+                op = measure.op
+                with measure.context():
+                    start = clock()
+                    for item in chunk:
+                        op(item)
+                    elapsed[measure.key] += clock() - start
+    return {m.key: elapsed[m.key] / m.batch / 1000 for m in order}
+
+
 def run_rounds(
-    measures: Sequence[Measure],
+    clusters: Sequence[Cluster],
     rounds: int,
     *,
     warmup_rounds: int = 1,
     seed: int = 10,
     log: Callable[[str], None] = lambda message: None,
 ) -> Rounds:
-    """Time every measure once per round, in a new shuffled order each round."""
-    keys = [m.key for m in measures]
+    """Time every measure in every round; clusters and turns in a new order each round."""
+    keys = [m.key for c in clusters for m in c.measures]
     if len(set(keys)) != len(keys):
         raise ValueError("measure keys must be unique")
-    shuffle = random.Random(seed).shuffle
+    rng = random.Random(seed)
     result = Rounds(samples={key: [] for key in keys})
     total = warmup_rounds + rounds
     # The objects alive now (Django, the fixtures) move out of the collector's
-    # reach, so the collection before each batch only walks what the rounds made.
+    # reach, so the collection before each cluster only walks what the rounds made.
     gc.collect()
     gc.freeze()
     try:
-        _rounds(measures, total, warmup_rounds, shuffle, result, log)
+        for index in range(total):
+            recorded = index >= warmup_rounds
+            items = {}
+            for cluster in clusters:
+                items.update(_prepare(cluster))
+            cluster_order = list(clusters)
+            rng.shuffle(cluster_order)
+            order: list[str] = []
+            for cluster in cluster_order:
+                measures = list(cluster.measures)
+                rng.shuffle(measures)
+                samples = _time_cluster(measures, items, cluster)
+                order += [m.key for m in measures]
+                if recorded:
+                    for key, sample in samples.items():
+                        result.samples[key].append(sample)
+            if recorded:
+                result.orders.append(order)
+            if index == 0 or (index + 1) % 5 == 0 or index + 1 == total:
+                kind = "recorded" if recorded else "warm-up"
+                log(f"round {index + 1} of {total} ({kind}) done")
     finally:
         gc.unfreeze()
     return result
-
-
-def _rounds(measures, total, warmup_rounds, shuffle, result, log) -> None:
-    for index in range(total):
-        recorded = index >= warmup_rounds
-        order = list(measures)
-        shuffle(order)
-        items = {m.key: _prepare(m) for m in order}
-        for measure in order:
-            with measure.context():
-                sample = _time_batch(measure, items.pop(measure.key))
-            if recorded:
-                result.samples[measure.key].append(sample)
-        if recorded:
-            result.orders.append([m.key for m in order])
-        if index == 0 or (index + 1) % 5 == 0 or index + 1 == total:
-            kind = "recorded" if recorded else "warm-up"
-            log(f"round {index + 1} of {total} ({kind}) done")
 
 
 def repeat(make: Callable[[], Any]) -> Callable[[int], list[Any]]:

@@ -21,7 +21,7 @@ from django_ticketoffice.tokens import read_token
 from django_ticketoffice.verification import verify_token
 
 from . import fixtures, handwritten
-from .harness import Measure, repeat
+from .harness import Cluster, Measure, repeat
 from .views import PLACE, PURPOSE
 
 
@@ -42,7 +42,7 @@ class Sizes:
     big_rows: int
 
 
-FULL = Sizes("full", 25, 2, 8, 20, 20, 300, 5, 200, 1_000, 1_000_000)
+FULL = Sizes("full", 30, 2, 6, 15, 15, 200, 5, 200, 1_000, 1_000_000)
 QUICK = Sizes("quick", 3, 1, 2, 3, 3, 50, 2, 20, 1_000, 10_000)
 TINY = Sizes("tiny", 2, 0, 1, 1, 1, 5, 1, 5, 100, 300)
 MODES = {sizes.name: sizes for sizes in (FULL, QUICK, TINY)}
@@ -84,7 +84,7 @@ def _password_url(pair: tuple[str, str]) -> str:
     return f"/to/accept/?uuid={pair[0]}&password={pair[1]}"
 
 
-def request_paths(sizes: Sizes, pbkdf2: fixtures.Pbkdf2Tickets) -> list[Measure]:
+def request_clusters(sizes: Sizes, pbkdf2: fixtures.Pbkdf2Tickets) -> list[Cluster]:
     """Through the test client, a fresh client (new session) for every call."""
     flow, request = sizes.flow, sizes.request
     valid = fixtures.issue(1)[0]
@@ -96,13 +96,12 @@ def request_paths(sizes: Sizes, pbkdf2: fixtures.Pbkdf2Tickets) -> list[Measure]
     handwritten.redis().set(handwritten.REPLAY_KEY, b"used")
     clients = repeat(fixtures.fresh_client)
     refusals = {
-        "revoked": ("revoked token", fixtures.revoked_token()),
         "forged": ("forged token", fixtures.forged(valid)),
         "truncated": ("truncated token", valid[:40]),
         "wrong_place": ("wrong-place token", fixtures.issue(1, place="elsewhere")[0]),
         "expired": ("signed-expired token", fixtures.expired_token()),
     }
-    measures = [
+    flows = [
         Measure("flow.ticketoffice", "@invitation_required + @stamp_invitation",
                 "ticketoffice", _with_clients(fixtures.issue), _flow(_token_url), flow),
         Measure("flow.handwritten", "two hand-written ORM views", "handwritten",
@@ -113,6 +112,8 @@ def request_paths(sizes: Sizes, pbkdf2: fixtures.Pbkdf2Tickets) -> list[Measure]
                 _flow(lambda token: f"/sesame/login/?sesame={token}"), flow),
         Measure("flow.pbkdf2", "?uuid=&password=, PBKDF2", "pbkdf2",
                 _with_clients(pbkdf2), _flow(_password_url), 1, warmup=False),
+    ]  # fmt: skip
+    replays = [
         Measure("replay.ticketoffice", "used token", "ticketoffice", clients,
                 _refusal(_token_url(used)), request),
         Measure("replay.handwritten", "one Redis GET + fixed 403", "handwritten", clients,
@@ -121,6 +122,10 @@ def request_paths(sizes: Sizes, pbkdf2: fixtures.Pbkdf2Tickets) -> list[Measure]
                 _refusal(f"/sesame/login/?sesame={sesame_used}"), request),
         Measure("replay.pbkdf2", "used uuid + password, PBKDF2", "pbkdf2", clients,
                 _refusal(_password_url(used_pbkdf2)), 1, warmup=False),
+        Measure("revoked.ticketoffice", "revoked token", "ticketoffice", clients,
+                _refusal(_token_url(fixtures.revoked_token())), request),
+    ]  # fmt: skip
+    forgeries = [
         Measure("refusal.handwritten", "fixed 403, no I/O", "handwritten", clients,
                 _refusal(f"/hand/403/?ticket={valid}"), request),
         Measure("forged.sesame", "forged token", "sesame", clients,
@@ -128,11 +133,11 @@ def request_paths(sizes: Sizes, pbkdf2: fixtures.Pbkdf2Tickets) -> list[Measure]
                 request),
     ]  # fmt: skip
     for key, (label, token) in refusals.items():
-        measures.append(
+        forgeries.append(
             Measure(f"{key}.ticketoffice", label, "ticketoffice", clients,
                     _refusal(_token_url(token)), request)
         )  # fmt: skip
-    return measures
+    return [Cluster("flow", flows), Cluster("replay", replays), Cluster("forgery", forgeries)]
 
 
 def _verify_use(token: str) -> None:
@@ -156,13 +161,15 @@ def floor_signer() -> tuple[Signer, bytes]:
     return signer, signer.sign(b"A" * 50)
 
 
-def inprocess_paths(sizes: Sizes, pbkdf2: fixtures.Pbkdf2Tickets) -> list[Measure]:
-    """Checks called directly, no request."""
+def inprocess_clusters(
+    sizes: Sizes, pbkdf2: fixtures.Pbkdf2Tickets, *extra: Measure
+) -> list[Cluster]:
+    """Checks called directly, no request (``extra``: the same check on the big table)."""
     n = sizes.inprocess
     token = fixtures.issue(1)[0]
     signer, signed = floor_signer()
     nothing = repeat(lambda: None)
-    return [
+    checks = [
         Measure("verify_use.ticketoffice", "verify_token() + use()", "ticketoffice",
                 fixtures.issue, _verify_use, n),
         Measure("authenticate_use.ticketoffice", "authenticate() + use()",
@@ -175,32 +182,38 @@ def inprocess_paths(sizes: Sizes, pbkdf2: fixtures.Pbkdf2Tickets) -> list[Measur
                 fixtures.sesame_tokens, _sesame_get_user, n),
         Measure("authenticate_use.pbkdf2", "authenticate() + use(), PBKDF2",
                 "pbkdf2", pbkdf2, _authenticate_use, 1, warmup=False),
-        Measure("read_token.ticketoffice", "read_token()", "ticketoffice", nothing,
-                lambda _: read_token(token, PLACE, PURPOSE), sizes.cpu),
-        Measure("unsign.handwritten", "one itsdangerous unsign()", "handwritten",
-                nothing, lambda _: signer.unsign(signed), sizes.cpu),
+        *extra,
     ]  # fmt: skip
+    # Microseconds each: timed in chunks of calls, so the clock's own cost vanishes.
+    chunk = min(10, sizes.cpu)
+    reads = [
+        Measure("read_token.ticketoffice", "read_token()", "ticketoffice", nothing,
+                lambda _: read_token(token, PLACE, PURPOSE), sizes.cpu, chunk),
+        Measure("unsign.handwritten", "one itsdangerous unsign()", "handwritten",
+                nothing, lambda _: signer.unsign(signed), sizes.cpu, chunk),
+    ]  # fmt: skip
+    return [Cluster("inprocess", checks), Cluster("read_token", reads)]
 
 
 def _redis_down():
     return override_settings(TICKETOFFICE_CACHE="down")
 
 
-def redis_down_paths(sizes: Sizes) -> list[Measure]:
+def redis_down_cluster(sizes: Sizes) -> Cluster:
     """The stamp cache on a closed port, its circuit breaker open (informational)."""
     with _redis_down():
         used = fixtures.used_token()
-    return [
+    measures = [
         Measure("down.replay.ticketoffice", "Redis down: replayed token", "ticketoffice",
-                repeat(fixtures.fresh_client), _refusal(_token_url(used)), sizes.request,
-                context=_redis_down),
+                repeat(fixtures.fresh_client), _refusal(_token_url(used)), sizes.request),
         Measure("down.flow.ticketoffice", "Redis down: accept flow", "ticketoffice",
-                _with_clients(fixtures.issue), _flow(_token_url), sizes.flow,
-                context=_redis_down),
+                _with_clients(fixtures.issue), _flow(_token_url), sizes.flow),
         Measure("down.verify_use.ticketoffice", "Redis down: verify_token() + use()",
-                "ticketoffice", fixtures.issue, _verify_use, sizes.inprocess,
-                context=_redis_down),
+                "ticketoffice", fixtures.issue, _verify_use, sizes.inprocess),
     ]  # fmt: skip
+    # One settings change around the whole cluster: each change resets the stamp
+    # store, and its circuit breaker would be closed again on every call.
+    return Cluster("redis_down", measures, context=_redis_down)
 
 
 # Side by side on the results page: (key, title, section, [(implementation, measure)]).

@@ -184,6 +184,12 @@ def blocks(results: Results) -> list[tuple[str, Any]]:
         f"one batch of calls) with the 10th{DASH}90th percentile range in brackets. "
         "Ratios are computed within each round, then summarised."
     )
+    facts = dict(results.machine)
+    intro += (
+        f" Machine: {facts.get('CPU', '?')}; Python {facts.get('Python', '?')}, Django "
+        f"{facts.get('Django', '?')}, {facts.get('Database server', '?')}, Redis "
+        f"{facts.get('Redis server', '?')} (every version below)."
+    )
     out: list[tuple[str, Any]] = [("p", intro)]
     out += [("p", note) for note in results.notes]
     out += [

@@ -26,7 +26,7 @@ from django_ticketoffice.tokens import read_token
 from django_ticketoffice.verification import verify_token
 
 from . import fixtures
-from .harness import Measure, repeat
+from .harness import Cluster, Measure, repeat
 from .paths import Sizes, _verify_use
 from .routers import ticket_alias
 from .views import PLACE, PURPOSE
@@ -128,8 +128,8 @@ def _verify(tokens: list[str]):
     return op
 
 
-def measures(sizes: Sizes) -> list[Measure]:
-    """Control SELECT, verify_token and verify_token + use() on both tables."""
+def cluster(sizes: Sizes) -> Cluster:
+    """Control SELECT and verify_token() on both tables, call by call."""
     nothing = repeat(lambda: None)
     result = []
     for size, alias in (("small", "default"), ("big", "big")):
@@ -146,13 +146,14 @@ def measures(sizes: Sizes) -> list[Measure]:
             Measure(f"scale.verify.{size}", f"verify_token() ({size} table)", "ticketoffice",
                     nothing, _verify(tokens), sizes.inprocess, context=context),
         ]  # fmt: skip
-    # On the small table, verify_token() + use() is the main in-process measure.
-    result.append(
-        Measure("scale.verify_use.big", "verify_token() + use() (big table)", "ticketoffice",
-                fixtures.issue, _verify_use, sizes.inprocess,
-                context=lambda: ticket_alias("big"))
-    )  # fmt: skip
-    return result
+    return Cluster("scale", result)
+
+
+def verify_use_big(sizes: Sizes) -> Measure:
+    """verify_token() + use() on the big table: timed next to the same on the small one."""
+    return Measure("scale.verify_use.big", "verify_token() + use() (big table)", "ticketoffice",
+                   fixtures.issue, _verify_use, sizes.inprocess,
+                   context=lambda: ticket_alias("big"))  # fmt: skip
 
 
 def table_facts(alias: str) -> list[tuple[str, str, str]]:

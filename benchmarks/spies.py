@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from .harness import Measure
+from .harness import ContextFactory, Measure
 
 
 @dataclass
@@ -102,12 +102,15 @@ def sql_kind(sql: str) -> str:
     return word if word in {"SELECT", "UPDATE", "INSERT", "DELETE"} else "OTHER"
 
 
-def count(measure: Measure, calls: int) -> Counts:
-    """Run ``calls`` calls of a measure under the spies; return the I/O per call."""
+def count(measure: Measure, calls: int, context: ContextFactory = nullcontext) -> Counts:
+    """Run ``calls`` calls of a measure under the spies; return the I/O per call.
+
+    ``context`` is the measure's cluster's.
+    """
     from django.db import connections
     from django.test.utils import CaptureQueriesContext
 
-    with measure.context():
+    with context(), measure.context():
         items: Sequence[Any] = measure.prepare(calls + 1)
         # The first call opens connections and fills caches: not counted.
         measure.op(items[0])

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import e2e, fixtures, paths, scale
-from .harness import Measure, run_rounds
+from .harness import Cluster, run_rounds
 from .report import Results, markdown, rst, text, to_json
 from .spies import count
 from .targets import evaluate_all
@@ -18,14 +18,14 @@ from .targets import evaluate_all
 E2E = {"full": (3, 1500, 3), "quick": (1, 500, 1)}
 
 
-def build(sizes: paths.Sizes) -> list[Measure]:
-    """Every measure of one run (their fixtures are made here)."""
+def build(sizes: paths.Sizes) -> list[Cluster]:
+    """Every measure of one run, in clusters (their fixtures are made here)."""
     pbkdf2 = fixtures.Pbkdf2Tickets()
     return [
-        *paths.request_paths(sizes, pbkdf2),
-        *paths.inprocess_paths(sizes, pbkdf2),
-        *paths.redis_down_paths(sizes),
-        *scale.measures(sizes),
+        *paths.request_clusters(sizes, pbkdf2),
+        *paths.inprocess_clusters(sizes, pbkdf2, scale.verify_use_big(sizes)),
+        paths.redis_down_cluster(sizes),
+        scale.cluster(sizes),
     ]
 
 
@@ -38,12 +38,18 @@ def run(mode: str, args: argparse.Namespace, machine: list[tuple[str, str]], log
     fill_small = scale.fill("default", sizes.small_rows)
     fill_big = scale.fill("big", sizes.big_rows)
     rows_start = {alias: scale.row_count(alias) for alias in ("default", "big")}
-    measures = build(sizes)
+    clusters = build(sizes)
+    measures = [m for c in clusters for m in c.measures]
     log(f"counting the I/O of {len(measures)} measures ...")
-    counts = {m.key: count(m, sizes.count_calls) for m in measures}
+    counts = {
+        m.key: count(m, sizes.count_calls if m.warmup else 1, c.context)
+        for c in clusters
+        for m in c.measures
+    }
     scale.checkpoint()
-    log(f"{sizes.rounds} rounds (+{sizes.warmup_rounds} warm-up) of {len(measures)} measures ...")
-    rounds = run_rounds(measures, sizes.rounds, warmup_rounds=sizes.warmup_rounds, log=log)
+    log(f"{sizes.rounds} rounds (+{sizes.warmup_rounds} warm-up) of {len(measures)} measures "
+        f"in {len(clusters)} clusters ...")  # fmt: skip
+    rounds = run_rounds(clusters, sizes.rounds, warmup_rounds=sizes.warmup_rounds, log=log)
     rows_end = {alias: scale.row_count(alias) for alias in ("default", "big")}
     scale_rows = [
         ("ticket rows, small table (start → end of the rounds)",

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.harness import Measure, Rounds, Stats, quantile, run_rounds
+from benchmarks.harness import Cluster, Measure, Rounds, Stats, quantile, run_rounds
 from benchmarks.targets import TARGETS
 
 from .conftest import _missing_service, free_port
@@ -55,42 +55,56 @@ def test_quantiles_and_stats():
     assert stats.p90 == pytest.approx(4.6)
 
 
-def test_every_measure_runs_once_per_round_in_a_shuffled_order():
-    calls: dict[str, list[object]] = {}
+def test_every_measure_runs_in_every_round_alternating_with_its_cluster():
+    log: list[tuple[str, object]] = []
     prepared: dict[str, list[int]] = {}
-    entered: list[str] = []
+    cluster_entries: list[str] = []
 
-    def measure(key: str, batch: int, warmup: bool = True) -> Measure:
+    def measure(key: str, batch: int, *, chunk: int = 1, warmup: bool = True) -> Measure:
         def prepare(count: int) -> list[int]:
             prepared.setdefault(key, []).append(count)
             return list(range(count))
 
+        return Measure(key, key, "ticketoffice", prepare, lambda item: log.append((key, item)),
+                       batch, chunk, warmup=warmup)  # fmt: skip
+
+    def cluster_context(name: str):
         @contextmanager
         def context():
-            entered.append(key)
+            cluster_entries.append(name)
             yield
 
-        return Measure(key, key, "ticketoffice", prepare,
-                       lambda item: calls.setdefault(key, []).append(item), batch,
-                       warmup=warmup, context=context)  # fmt: skip
+        return context
 
-    measures = [measure(f"m{i}", batch=i + 1) for i in range(6)]
-    measures.append(measure("slow", batch=1, warmup=False))
-    rounds = run_rounds(measures, 5, warmup_rounds=1, seed=3)
+    first = [measure("a", 3), measure("b", 3), measure("slow", 1, warmup=False)]
+    second = [measure("c", 20, chunk=10), measure("d", 20, chunk=10)]
+    clusters = [Cluster("one", first, cluster_context("one")),
+                Cluster("two", second, cluster_context("two"))]  # fmt: skip
+    rounds = run_rounds(clusters, 5, warmup_rounds=1, seed=3)
 
-    keys = [m.key for m in measures]
+    keys = ["a", "b", "slow", "c", "d"]
     assert set(rounds.samples) == set(keys)
     assert all(len(samples) == 5 and min(samples) > 0 for samples in rounds.samples.values())
     assert len(rounds.orders) == 5
     assert all(sorted(order) == sorted(keys) for order in rounds.orders)
     assert len({tuple(order) for order in rounds.orders}) > 1, "the order must change"
-    for m in measures:
+    for m in first + second:
         extra = 1 if m.warmup else 0
-        # 6 rounds (one of warm-up), each: batch calls plus the untimed warm-up call.
+        # 6 rounds (one of warm-up): the batch plus the untimed warm-up call, every item once.
         assert prepared[m.key] == [m.batch + extra] * 6
-        assert len(calls[m.key]) == 6 * (m.batch + extra)
-        # Entered around the preparation and around the timing, never inside the loop.
-        assert entered.count(m.key) == 12
+        assert [item for key, item in log if key == m.key] == list(range(m.batch + extra)) * 6
+    # Around each cluster's preparation and timing, once per round each.
+    assert cluster_entries.count("one") == cluster_entries.count("two") == 12
+    # Inside a cluster the measures alternate, in the round's order: two warm-up
+    # calls, then one call each per turn (a and b), or a chunk of 10 each (c and d).
+    ab = [key for key, _ in log if key in ("a", "b")]
+    cd = [key for key, _ in log if key in ("c", "d")]
+    for index in range(6):
+        calls = ab[index * 8 : (index + 1) * 8]
+        assert calls[2:] == calls[:2] * 3, calls
+        calls = cd[index * 42 : (index + 1) * 42]
+        first, second = calls[:2]
+        assert calls[2:] == ([first] * 10 + [second] * 10) * 2, calls
 
 
 def test_ratios_are_taken_within_each_round():

@@ -6,9 +6,9 @@ floor, a peer). Measures that are compared with each other form a *cluster*
 
 Each round first prepares what every measure will consume (fresh tickets,
 fresh clients), outside any timing. Then it takes the clusters in a new
-shuffled order. In a cluster, each measure gets one untimed warm-up call,
-the garbage collector runs, and the measures take turns, in an order
-shuffled per round: one call of each (or a small chunk of calls for
+shuffled order. In a cluster, the garbage collector runs, each measure gets
+one untimed warm-up call, and the measures take turns, in an order shuffled
+per round: one call of each (or a small chunk of calls for
 microsecond paths), then the next call of each, until every measure has made
 its batch. A measure's sample for the round is the total time of its calls
 divided by their number, so garbage collections and database flushes stay in
@@ -154,13 +154,15 @@ def _time_cluster(
     elapsed = dict.fromkeys((m.key for m in order), 0)
     queues: dict[str, list[Any]] = {}
     with cluster.context():
+        # Collect first: the warm-up calls then bring the caches back, so the
+        # first timed call does not pay for the collector's walk through memory.
+        gc.collect()
         for measure in order:
             queue = list(items[measure.key])
             if measure.warmup:
                 with measure.context():
                     measure.op(queue.pop(0))
             queues[measure.key] = queue
-        gc.collect()
         turns = max(math.ceil(m.batch / m.chunk) for m in order)
         for turn in range(turns):
             for measure in order:

@@ -128,6 +128,9 @@ def request_clusters(sizes: Sizes, pbkdf2: fixtures.Pbkdf2Tickets) -> list[Clust
     forgeries = [
         Measure("refusal.handwritten", "fixed 403, no I/O", "handwritten", clients,
                 _refusal(f"/hand/403/?ticket={valid}"), request),
+        # A/A: the same floor again, to show how far two identical paths drift apart.
+        Measure("aa.refusal.handwritten", "A/A: the fixed 403 again", "control", clients,
+                _refusal(f"/hand/403/?ticket={valid}"), request),
         Measure("forged.sesame", "forged token", "sesame", clients,
                 _refusal(f"/sesame/login/?sesame={fixtures.forged_sesame(sesame_used)}"),
                 request),
@@ -177,6 +180,9 @@ def inprocess_clusters(
                 _authenticate_use, n),
         Measure("verify_use.handwritten", "GET, SELECT, compare, UPDATE, SET",
                 "handwritten", handwritten.create,
+                lambda pair: handwritten.check_and_use(*pair), n),
+        Measure("aa.verify_use.handwritten", "A/A: the hand-written check + use again",
+                "control", handwritten.create,
                 lambda pair: handwritten.check_and_use(*pair), n),
         Measure("get_user.sesame", "one-time get_user(), MAX_AGE set", "sesame",
                 fixtures.sesame_tokens, _sesame_get_user, n),

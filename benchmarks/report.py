@@ -9,7 +9,7 @@ from typing import Any
 from .harness import IMPLEMENTATIONS, Rounds, Stats
 from .paths import GROUPS
 from .spies import Counts
-from .targets import TIMES, Outcome
+from .targets import TIMES, Outcome, aa_checks
 
 DASH = "\N{EN DASH}"
 
@@ -137,6 +137,18 @@ def targets_table(results: Results) -> Table:
     return Table(headers, rows)
 
 
+def aa_table(results: Results) -> Table:
+    rows = [
+        [
+            title,
+            f"{stats.median:.2f}{TIMES}",
+            f"{stats.p10:.2f}{TIMES} {DASH} {stats.p90:.2f}{TIMES}",
+        ]
+        for title, stats in aa_checks(results.rounds)
+    ]
+    return Table(["A/A check (not a target)", "Ratio (median)", f"p10 {DASH} p90"], rows)
+
+
 def measures_table(results: Results) -> Table:
     rows = []
     for key, (impl, label) in results.labels.items():
@@ -181,7 +193,8 @@ def blocks(results: Results) -> list[tuple[str, Any]]:
         f"Recorded **{results.date}** by ``{results.command}`` ({results.mode} mode): "
         f"{rounds} interleaved rounds after {results.warmup_rounds} warm-up round(s). "
         "Every cell is the median of the per-round samples (each sample is the mean of "
-        f"one batch of calls) with the 10th{DASH}90th percentile range in brackets. "
+        "one batch of calls; the paths compared with each other alternate call by call) "
+        f"with the 10th{DASH}90th percentile range in brackets. "
         "Ratios are computed within each round, then summarised."
     )
     facts = dict(results.machine)
@@ -202,6 +215,10 @@ def blocks(results: Results) -> list[tuple[str, Any]]:
          "(and, for forgeries, the path made no SQL and no Redis call); *Rounds within* "
          "counts the rounds whose own ratio was."),
         ("table", targets_table(results)),
+        ("p", "How much two identical paths differ when timed this way: the same measure "
+         "twice, side by side in the same rounds. A target's ratio closer to its limit "
+         "than this spread is within the noise of this run."),
+        ("table", aa_table(results)),
         ("h", "Machine and versions"),
         ("table", Table(["Item", "Value"], [list(item) for item in results.machine])),
         ("h", "Every measure"),

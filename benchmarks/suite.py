@@ -54,10 +54,10 @@ def run(mode: str, args: argparse.Namespace, machine: list[tuple[str, str]], log
     scale_rows = [
         ("ticket rows, small table (start → end of the rounds)",
          f"{rows_start['default']:,} → {rows_end['default']:,}",
-         f"filled in {fill_small:.1f} s" if fill_small else "tickets of the run"),
+         f"filled in {fill_small:.2f} s" if fill_small else "tickets of the run"),
         ("ticket rows, big table (start → end of the rounds)",
          f"{rows_start['big']:,} → {rows_end['big']:,}",
-         f"bulk INSERT ... SELECT: {fill_big:.1f} s" if fill_big else "already filled"),
+         f"bulk INSERT ... SELECT: {fill_big:.2f} s" if fill_big else "already filled"),
         *scale.table_facts("big"),
     ]  # fmt: skip
     if mode == "full":

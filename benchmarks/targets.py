@@ -108,3 +108,17 @@ def evaluate(target: Target, rounds: Rounds, counts: dict[str, Counts]) -> Outco
 
 def evaluate_all(rounds: Rounds, counts: dict[str, Counts]) -> list[Outcome]:
     return [evaluate(target, rounds, counts) for target in TARGETS]
+
+
+# A/A checks: a measure against an identical copy of itself, timed the same way.
+# Their ratios should be 1; their spread is the instrument's own noise.
+AA_CHECKS: list[tuple[str, str, str]] = [
+    ("Fixed-403 view vs itself (through the test client)", "aa.refusal.handwritten",
+     "refusal.handwritten"),
+    ("Hand-written check + use vs itself (in process)", "aa.verify_use.handwritten",
+     "verify_use.handwritten"),
+]  # fmt: skip
+
+
+def aa_checks(rounds: Rounds) -> list[tuple[str, Stats]]:
+    return [(title, Stats.of(rounds.ratios(a, b))) for title, a, b in AA_CHECKS]

@@ -196,6 +196,8 @@ def test_tiny_run_reports_every_target(tiny_run):
         assert ("**met**" in row) or ("**missed**" in row)
         assert f"* - {target.title}" in rst
     whole = (tiny_run / "results.md").read_text()
+    # The instrument's own noise is published next to the targets.
+    assert "| A/A check (not a target) |" in whole
     assert "## Side by side" in whole and "## Machine and versions" in whole
     for name in ("django-ticketoffice", "hand-written ORM code", "django-sesame", "PBKDF2"):
         assert name in whole.split("## Side by side", 1)[1].split("\n\n", 2)[1]

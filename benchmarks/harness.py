@@ -12,9 +12,11 @@ per round: one call of each (or a small chunk of calls for
 microsecond paths), then the next call of each, until every measure has made
 its batch. A measure's sample for the round is the total time of its calls
 divided by their number, so garbage collections and database flushes stay in
-it. Because the measures of a cluster alternate call by call, a burst of
-load on the machine hits a path and its floor alike; ratios are then taken
-inside each round and summarised over the rounds.
+it. Paths that wait on I/O are timed with the wall clock; pure computation
+with the thread's CPU clock, which a preemption does not advance. Because
+the measures of a cluster alternate call by call, a burst of load on the
+machine hits a path and its floor alike; ratios are then taken inside each
+round and summarised over the rounds.
 
 Counting is a separate pass (:mod:`benchmarks.spies`): the spies cost time.
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import gc
 import math
+import os
 import random
 import statistics
 import time
@@ -40,6 +43,35 @@ IMPLEMENTATIONS = {
 }
 
 ContextFactory = Callable[[], AbstractContextManager[object]]
+CLOCKS = {"wall": time.perf_counter_ns, "cpu": time.thread_time_ns}
+SCHEDSTAT = "/proc/thread-self/schedstat"
+
+
+_schedstat: dict[int, int | None] = {}
+
+
+def runqueue_wait_ns() -> int | None:
+    """Time this thread spent runnable but waiting for a CPU (Linux), or None.
+
+    It measures how much other processes took the machine from the benchmark:
+    waiting on I/O is sleeping, not waiting for a CPU. One pread of a file
+    kept open: about 3 µs.
+    """
+    import threading
+
+    ident = threading.get_ident()
+    if ident not in _schedstat:
+        try:
+            _schedstat[ident] = os.open(SCHEDSTAT, os.O_RDONLY)
+        except OSError:
+            _schedstat[ident] = None
+    fd = _schedstat[ident]
+    if fd is None:
+        return None
+    try:
+        return int(os.pread(fd, 128, 0).split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 @dataclass
@@ -57,6 +89,9 @@ class Measure:
     chunk: int = 1
     # Slow paths (PBKDF2) get no warm-up call.
     warmup: bool = True
+    # "wall" for anything that waits on I/O; "cpu" (the thread's CPU clock) for pure
+    # computation, so that a preemption by another process does not count.
+    clock: str = "wall"
     # Entered around preparation and around each turn, outside the clock: keep it cheap.
     context: ContextFactory = nullcontext
 
@@ -65,6 +100,8 @@ class Measure:
             raise ValueError(f"{self.key}: unknown implementation {self.impl!r}")
         if self.batch < 1 or self.chunk < 1:
             raise ValueError(f"{self.key}: a batch and a chunk have at least one call")
+        if self.clock not in CLOCKS:
+            raise ValueError(f"{self.key}: unknown clock {self.clock!r}")
 
     @property
     def items_per_round(self) -> int:
@@ -122,16 +159,20 @@ class Rounds:
     """Per-round samples in µs per call, and the order each round ran in."""
 
     samples: dict[str, list[float]] = field(default_factory=dict)
+    # The same, minus the time the thread waited for a CPU during its timed calls.
+    unwaited: dict[str, list[float]] = field(default_factory=dict)
     orders: list[list[str]] = field(default_factory=list)
+    # Wall time spent timing, and how much of it the thread waited for a CPU.
+    timed_ns: int = 0
+    runqueue_ns: int | None = None
 
     def stats(self, key: str) -> Stats:
         return Stats.of(self.samples[key])
 
-    def ratios(self, numerator: str, denominator: str) -> list[float]:
+    def ratios(self, numerator: str, denominator: str, *, unwaited: bool = False) -> list[float]:
         """Per-round ratios: both samples come from the same round."""
-        return [
-            a / b for a, b in zip(self.samples[numerator], self.samples[denominator], strict=True)
-        ]
+        source = self.unwaited if unwaited else self.samples
+        return [a / b for a, b in zip(source[numerator], source[denominator], strict=True)]
 
 
 def _prepare(cluster: Cluster) -> dict[str, Sequence[Any]]:
@@ -148,10 +189,14 @@ def _prepare(cluster: Cluster) -> dict[str, Sequence[Any]]:
 
 def _time_cluster(
     order: Sequence[Measure], items: dict[str, Sequence[Any]], cluster: Cluster
-) -> dict[str, float]:
-    """Warm up, then alternate the measures turn by turn; return µs per call of each."""
-    clock = time.perf_counter_ns
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Warm up, then alternate the measures turn by turn.
+
+    Returns the µs per call of each measure, and the same without the time the
+    thread waited for a CPU during its turns (equal for the CPU clock).
+    """
     elapsed = dict.fromkeys((m.key for m in order), 0)
+    waited = dict.fromkeys((m.key for m in order), 0)
     queues: dict[str, list[Any]] = {}
     with cluster.context():
         # Collect first: the warm-up calls then bring the caches back, so the
@@ -169,13 +214,21 @@ def _time_cluster(
                 chunk = queues[measure.key][turn * measure.chunk : (turn + 1) * measure.chunk]
                 if not chunk:
                     continue
-                op = measure.op
+                op, clock = measure.op, CLOCKS[measure.clock]
+                wall = measure.clock == "wall"
                 with measure.context():
+                    wait = runqueue_wait_ns() if wall else None
                     start = clock()
                     for item in chunk:
                         op(item)
-                    elapsed[measure.key] += clock() - start
-    return {m.key: elapsed[m.key] / m.batch / 1000 for m in order}
+                    spent = clock() - start
+                    after = runqueue_wait_ns() if wait is not None else None
+                elapsed[measure.key] += spent
+                if wait is not None and after is not None:
+                    waited[measure.key] += min(after - wait, spent)
+    per_call = {m.key: elapsed[m.key] / m.batch / 1000 for m in order}
+    unwaited = {m.key: (elapsed[m.key] - waited[m.key]) / m.batch / 1000 for m in order}
+    return per_call, unwaited
 
 
 def run_rounds(
@@ -191,7 +244,7 @@ def run_rounds(
     if len(set(keys)) != len(keys):
         raise ValueError("measure keys must be unique")
     rng = random.Random(seed)
-    result = Rounds(samples={key: [] for key in keys})
+    result = Rounds(samples={key: [] for key in keys}, unwaited={key: [] for key in keys})
     total = warmup_rounds + rounds
     # The objects alive now (Django, the fixtures) move out of the collector's
     # reach, so the collection before each cluster only walks what the rounds made.
@@ -209,11 +262,19 @@ def run_rounds(
             for cluster in cluster_order:
                 measures = list(cluster.measures)
                 rng.shuffle(measures)
-                samples = _time_cluster(measures, items, cluster)
+                wait_before, start = runqueue_wait_ns(), time.perf_counter_ns()
+                samples, unwaited = _time_cluster(measures, items, cluster)
+                wait_after = runqueue_wait_ns()
+                if recorded:
+                    result.timed_ns += time.perf_counter_ns() - start
+                    if wait_before is not None and wait_after is not None:
+                        waited = wait_after - wait_before
+                        result.runqueue_ns = (result.runqueue_ns or 0) + waited
                 order += [m.key for m in measures]
                 if recorded:
                     for key, sample in samples.items():
                         result.samples[key].append(sample)
+                        result.unwaited[key].append(unwaited[key])
             if recorded:
                 result.orders.append(order)
             if index == 0 or (index + 1) % 5 == 0 or index + 1 == total:

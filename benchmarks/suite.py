@@ -82,7 +82,16 @@ def run(mode: str, args: argparse.Namespace, machine: list[tuple[str, str]], log
         notes.append("The tiny run hashes 0.2's passwords with a 1,000-iteration PBKDF2.")
     load = os.getloadavg()[0]
     machine.append(("Load average at end", ", ".join(f"{v:.2f}" for v in os.getloadavg())))
-    if load > 1.0:
+    contended = False
+    if rounds.runqueue_ns is not None and rounds.timed_ns:
+        share = rounds.runqueue_ns / rounds.timed_ns
+        contended = share > 0.05
+        machine.append((
+            "Waiting for a CPU during the rounds",
+            f"{share:.0%} of {rounds.timed_ns / 1e9:.0f} s timed "
+            "(run-queue wait of the benchmark thread, /proc/thread-self/schedstat)",
+        ))  # fmt: skip
+    if load > 1.0 or contended:
         notes.append(
             "The machine was shared and busy (see the load average below): absolute µs are "
             "noisy; the per-round ratios are the figures to read."

@@ -80,6 +80,8 @@ class Outcome:
     met: bool
     control: Stats | None = None
     note: str = ""
+    # The same ratio with the benchmark thread's waits for a CPU taken out.
+    unwaited: Stats | None = None
 
     def text(self, value: float) -> str:
         if self.target.speedup:
@@ -93,17 +95,20 @@ def _io_free(counts: Counts | None) -> bool:
 
 def evaluate(target: Target, rounds: Rounds, counts: dict[str, Counts]) -> Outcome:
     """Median and spread of the per-round ratios; met if the median is within the limit."""
-    if target.speedup:
-        ratios = rounds.ratios(target.baseline, target.measure)
-        within = [r >= target.limit for r in ratios]
-    else:
-        ratios = rounds.ratios(target.measure, target.baseline)
-        within = [r <= target.limit for r in ratios]
+    pair = (
+        (target.baseline, target.measure) if target.speedup else (target.measure, target.baseline)
+    )
+    ratios = rounds.ratios(*pair)
+    within = [r >= target.limit if target.speedup else r <= target.limit for r in ratios]
     stats = Stats.of(ratios)
     io_ok = _io_free(counts.get(target.measure)) if target.zero_io else True
     median_ok = stats.median >= target.limit if target.speedup else stats.median <= target.limit
     control = Stats.of(rounds.ratios(*target.control)) if target.control else None
-    return Outcome(target, stats, sum(within), len(ratios), io_ok, median_ok and io_ok, control)
+    unwaited = Stats.of(rounds.ratios(*pair, unwaited=True)) if rounds.unwaited else None
+    return Outcome(
+        target, stats, sum(within), len(ratios), io_ok, median_ok and io_ok, control,
+        unwaited=unwaited,
+    )  # fmt: skip
 
 
 def evaluate_all(rounds: Rounds, counts: dict[str, Counts]) -> list[Outcome]:

@@ -85,6 +85,11 @@ def test_every_measure_runs_in_every_round_alternating_with_its_cluster():
     keys = ["a", "b", "slow", "c", "d"]
     assert set(rounds.samples) == set(keys)
     assert all(len(samples) == 5 and min(samples) > 0 for samples in rounds.samples.values())
+    for key in keys:
+        # Waiting for a CPU is only ever taken out, never added.
+        assert len(rounds.unwaited[key]) == 5
+        pairs = zip(rounds.unwaited[key], rounds.samples[key], strict=True)
+        assert all(0 <= unwaited <= wall for unwaited, wall in pairs)
     assert len(rounds.orders) == 5
     assert all(sorted(order) == sorted(keys) for order in rounds.orders)
     assert len({tuple(order) for order in rounds.orders}) > 1, "the order must change"
@@ -108,8 +113,12 @@ def test_every_measure_runs_in_every_round_alternating_with_its_cluster():
 
 
 def test_ratios_are_taken_within_each_round():
-    rounds = Rounds(samples={"a": [2.0, 4.0, 9.0], "b": [1.0, 4.0, 3.0]})
+    rounds = Rounds(
+        samples={"a": [2.0, 4.0, 9.0], "b": [1.0, 4.0, 3.0]},
+        unwaited={"a": [1.0, 4.0, 6.0], "b": [1.0, 2.0, 3.0]},
+    )
     assert rounds.ratios("a", "b") == [2.0, 1.0, 3.0]
+    assert rounds.ratios("a", "b", unwaited=True) == [1.0, 2.0, 2.0]
 
 
 # The whole suite, tiny: SQLite files, the real Redis, a subprocess with its own settings.

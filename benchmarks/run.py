@@ -99,6 +99,23 @@ def _version(name: str) -> str:
         return "not installed"
 
 
+def commit() -> str:
+    """The measured commit of this repository, marked when the tree has changes."""
+    import subprocess
+
+    try:
+
+        def git(*args: str) -> str:
+            done = subprocess.run(["git", *args], cwd=ROOT, check=True, capture_output=True)
+            return done.stdout.decode().strip()
+
+        sha = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{sha} (with uncommitted changes)" if dirty else sha
+
+
 def machine() -> list[tuple[str, str]]:
     """What the numbers were measured on."""
     from django.db import connection
@@ -132,7 +149,7 @@ def machine() -> list[tuple[str, str]]:
         ("django-redis", _version("django-redis")),
         ("django-sesame", _version("django-sesame")),
         ("itsdangerous", _version("itsdangerous")),
-        ("django-ticketoffice", _version("django-ticketoffice")),
+        ("django-ticketoffice", f"{_version('django-ticketoffice')}, commit {commit()}"),
         ("gunicorn", _version("gunicorn")),
     ]
 

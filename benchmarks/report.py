@@ -6,8 +6,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .groups import GROUPS
 from .harness import IMPLEMENTATIONS, Rounds, Stats
-from .paths import GROUPS
 from .spies import Counts
 from .targets import TIMES, Outcome, aa_checks
 

@@ -1,4 +1,4 @@
-"""Entry point: ``python -m benchmarks [--quick] [--skip-e2e] [--skip-scale]``."""
+"""Entry point: ``python -m benchmarks [--quick | --tiny] [--skip-e2e] [--output DIR]``."""
 
 from benchmarks.run import main
 

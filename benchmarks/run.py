@@ -1,7 +1,7 @@
-"""Run the benchmark suite and write docs/benchmarks/results.{md,rst} and ratios.png.
+"""Run the benchmark suite and write the results page.
 
-    python -m benchmarks            # full run: micro, end to end, 1,000,000 rows (~5-10 min)
-    python -m benchmarks --quick    # smoke run for CI: small N, seconds, no thresholds
+    python -m benchmarks            # full run (a few minutes): docs/benchmarks/results.*
+    python -m benchmarks --quick    # CI smoke run: every path, small numbers, a temp directory
 
 Targets are reported, never asserted: the exit status is 0 whatever the ratios.
 """
@@ -26,30 +26,32 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def ensure_database() -> None:
-    """Create the benchmark database if it does not exist yet."""
+def ensure_databases() -> None:
+    """Create the two benchmark databases on PostgreSQL if they do not exist yet."""
     import dj_database_url
-    import psycopg
-    from psycopg import sql
 
     from benchmarks import settings
 
-    config = dj_database_url.parse(settings.DATABASE_URL)
-    if config["ENGINE"] != "django.db.backends.postgresql":
-        return
-    with psycopg.connect(
-        host=config["HOST"] or None,
-        port=config["PORT"] or None,
-        user=config["USER"] or None,
-        password=config["PASSWORD"] or None,
-        dbname="postgres",
-        autocommit=True,
-    ) as admin:
-        found = admin.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]]
-        ).fetchone()
-        if not found:
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(config["NAME"])))
+    for url in (settings.DATABASE_URL, settings.BIG_DATABASE_URL):
+        config = dj_database_url.parse(url)
+        if config["ENGINE"] != "django.db.backends.postgresql":
+            continue
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(
+            host=config["HOST"] or None,
+            port=config["PORT"] or None,
+            user=config["USER"] or None,
+            password=config["PASSWORD"] or None,
+            dbname="postgres",
+            autocommit=True,
+        ) as admin:
+            found = admin.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]]
+            ).fetchone()
+            if not found:
+                admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(config["NAME"])))
 
 
 def check_down_port() -> None:
@@ -66,25 +68,27 @@ def check_down_port() -> None:
 
 
 def prepare() -> None:
-    """Set up Django, migrate, and start from an empty table and an empty Redis db."""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.settings")
-    ensure_database()
+    """Set up Django, migrate both databases, empty the small table and the Redis db."""
+    # Forced: a parent (pytest) may have exported its own settings module.
+    os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
+    ensure_databases()
     check_down_port()
     import django
 
     django.setup()
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
-    from django.db import connection
     from django_redis import get_redis_connection
 
-    from django_ticketoffice.models import Ticket
+    from benchmarks.models import Invitation
+    from benchmarks.scale import empty
 
-    call_command("migrate", verbosity=0)
-    with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {Ticket._meta.db_table} RESTART IDENTITY")
+    for alias in ("default", "big"):
+        call_command("migrate", database=alias, verbosity=0)
+    empty("default")
+    Invitation.objects.all().delete()
     get_user_model().objects.filter(username__startswith="bench-").delete()
-    # Redis db 10 belongs to the benchmarks alone (BENCH_REDIS_URL).
+    # The benchmarks' own Redis db (BENCH_REDIS_URL): flushed.
     get_redis_connection("default").flushdb()
 
 
@@ -93,6 +97,23 @@ def _version(name: str) -> str:
         return version(name)
     except PackageNotFoundError:
         return "not installed"
+
+
+def commit() -> str:
+    """The measured commit of this repository, marked when the tree has changes."""
+    import subprocess
+
+    try:
+
+        def git(*args: str) -> str:
+            done = subprocess.run(["git", *args], cwd=ROOT, check=True, capture_output=True)
+            return done.stdout.decode().strip()
+
+        sha = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{sha} (with uncommitted changes)" if dirty else sha
 
 
 def machine() -> list[tuple[str, str]]:
@@ -108,42 +129,50 @@ def machine() -> list[tuple[str, str]]:
                 break
     except OSError:
         pass
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        postgres = cursor.fetchone()[0]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            database = "PostgreSQL " + cursor.fetchone()[0]
+    else:
+        database = f"{connection.vendor} {connection.Database.sqlite_version}"
     redis_server = get_redis_connection("default").info("server")["redis_version"]
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     return [
-        ("Date", time.strftime("%Y-%m-%d %H:%M %Z")),
         ("CPU", f"{cpu}, {os.cpu_count()} logical cores"),
-        ("Load average at start", load),
+        ("Load average at start", ", ".join(f"{v:.2f}" for v in os.getloadavg())),
         ("OS", f"{platform.system()} {platform.release()}"),
         ("Python", platform.python_version()),
         ("Django", _version("django")),
-        ("django-ticketoffice", _version("django-ticketoffice")),
-        ("itsdangerous", _version("itsdangerous")),
-        ("django-redis / redis-py / hiredis",
-         f"{_version('django-redis')} / {_version('redis')} / {_version('hiredis')}"),
-        ("psycopg", _version("psycopg")),
-        ("django-sesame", _version("django-sesame")),
-        ("gunicorn", _version("gunicorn")),
-        ("PostgreSQL server", postgres),
+        ("Database server", database),
         ("Redis server", redis_server),
-    ]  # fmt: skip
+        ("psycopg", _version("psycopg")),
+        ("redis-py / hiredis", f"{_version('redis')} / {_version('hiredis')}"),
+        ("django-redis", _version("django-redis")),
+        ("django-sesame", _version("django-sesame")),
+        ("itsdangerous", _version("itsdangerous")),
+        ("django-ticketoffice", f"{_version('django-ticketoffice')}, commit {commit()}"),
+        ("gunicorn", _version("gunicorn")),
+    ]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--quick", action="store_true", help="smoke run: small N, seconds, for CI")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="CI smoke run: every path, seconds")
+    size.add_argument(
+        "--tiny",
+        action="store_true",
+        help="the test suite's run: 2 rounds of 1 call, a 1,000-iteration PBKDF2, no e2e",
+    )
+    parser.add_argument("--rounds", type=int, help="override the number of recorded rounds")
     parser.add_argument("--skip-e2e", action="store_true", help="no gunicorn + wrk runs")
-    parser.add_argument("--skip-scale", action="store_true", help="no 1,000,000-row run")
+    parser.add_argument("--no-chart", action="store_true", help="do not draw paths.png")
     parser.add_argument(
         "--output",
         type=Path,
-        help="directory for results.md, results.rst and ratios.png (default: docs/benchmarks "
-        "for a full run, a temporary directory for --quick)",
+        help="directory for results.{md,rst,json} and paths.png (default: docs/benchmarks "
+        "for a full run, a temporary directory otherwise)",
     )
     return parser.parse_args(argv)
 
@@ -151,46 +180,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
+    mode = "tiny" if args.tiny else "quick" if args.quick else "full"
+    if args.tiny:
+        os.environ["BENCH_TINY_PBKDF2"] = "1"
     sys.path.insert(0, str(ROOT))
     prepare()
+    from benchmarks import suite
 
-    from benchmarks import e2e, micro, scale
-    from benchmarks.report import Report, chart, markdown, micro_rows, rst, text_table
-
-    mode = "quick" if args.quick else "full"
-    sizes = micro.QUICK if args.quick else micro.FULL
-    report = Report(mode=mode, machine=machine())
-
-    results = micro.run_all(sizes, log)
-    report.rows = micro_rows(results)
-
-    if args.skip_e2e:
-        report.e2e_note = "End-to-end runs skipped (--skip-e2e)."
-    else:
-        seconds, tickets, rounds = (1, 800, 1) if args.quick else (3, 2500, 5)
-        report.e2e, rows, report.e2e_note = e2e.run(seconds, tickets, rounds, log)
-        report.rows += rows
-
-    if args.skip_scale:
-        report.scale_note = "Scale runs skipped (--skip-scale)."
-    else:
-        big, n = (20_000, 30) if args.quick else (1_000_000, 500)
-        report.scale, rows, report.scale_note = scale.run(big, n, sizes.count_runs, log)
-        report.rows += rows
-
-    elapsed = time.perf_counter() - started
-    report.machine.append(("Run time", f"{elapsed:.0f} s ({mode})"))
-    output = args.output or (
-        DOCS if not args.quick else Path(tempfile.gettempdir()) / "ticketoffice-benchmarks-quick"
-    )
+    results = suite.run(mode, args, machine(), log)
+    results.machine.append(("Run time", f"{time.perf_counter() - started:.0f} s ({mode})"))
+    default = DOCS if mode == "full" else Path(tempfile.gettempdir()) / f"ticketoffice-bench-{mode}"
+    output = args.output or default
     output.mkdir(parents=True, exist_ok=True)
-    (output / "results.md").write_text(markdown(report), encoding="utf-8")
-    (output / "results.rst").write_text(rst(report), encoding="utf-8")
-    chart(report, output / "ratios.png")
-    print(text_table(report))
-    met = [row for row in report.rows if row.met in ("yes", "no")]
-    print(
-        f"\n{sum(row.met == 'yes' for row in met)}/{len(met)} targets met "
-        f"({mode} run, {elapsed:.0f} s). Written to {output}/results.md, results.rst, ratios.png"
-    )
+    suite.write(results, output, chart=not args.no_chart)
+    log(f"written to {output}/results.md, results.rst, results.json"
+        + ("" if args.no_chart else ", paths.png"))  # fmt: skip
     return 0

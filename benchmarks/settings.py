@@ -2,12 +2,16 @@
 
 PostgreSQL and Redis are real services. ``BENCH_DATABASE_URL`` and
 ``BENCH_REDIS_URL`` override the defaults (database ``ticketoffice_bench``,
-Redis db 10). The cache alias ``down`` points at a closed port: it stands for
-an unreachable Redis.
+Redis db 10). The alias ``big`` is a second database of the same server (its
+name gets a ``_big`` suffix, or ``BENCH_BIG_DATABASE_URL``): it holds the
+million-row ticket table, and :mod:`benchmarks.routers` sends the tickets of
+a flatness measure there. The cache alias ``down`` points at a closed port: it
+stands for an unreachable Redis.
 """
 
 from __future__ import annotations
 
+import json
 import os
 
 import dj_database_url
@@ -23,6 +27,8 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django_ticketoffice",
+    # The hand-written floor's own model (benchmarks.models.Invitation).
+    "benchmarks",
 ]
 
 # The middleware of a typical project (the test suite's, without messages).
@@ -46,14 +52,35 @@ TEMPLATES = [
     }
 ]
 
+
+def _big_url(url: str) -> str:
+    base, _, query = url.partition("?")
+    if base.startswith("sqlite"):
+        stem, dot, suffix = base.rpartition(".")
+        base = f"{stem}_big.{suffix}" if dot and "/" not in suffix else f"{base}_big"
+    else:
+        base = f"{base}_big"
+    return f"{base}?{query}" if query else base
+
+
 DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ticketoffice_bench"
 )
-DATABASES = {
-    "default": dj_database_url.parse(
-        DATABASE_URL, conn_max_age=int(os.environ.get("BENCH_CONN_MAX_AGE", "0"))
-    )
-}
+BIG_DATABASE_URL = os.environ.get("BENCH_BIG_DATABASE_URL", _big_url(DATABASE_URL))
+# Persistent connections, as in production (the test client keeps them anyway).
+_CONN_MAX_AGE = int(os.environ.get("BENCH_CONN_MAX_AGE", "600"))
+# Deployment knobs under test, e.g. '{"server_side_binding": true, "prepare_threshold": 0}'.
+_DB_OPTIONS = json.loads(os.environ.get("BENCH_DATABASE_OPTIONS", "{}"))
+
+
+def _database(url: str) -> dict:
+    config = dj_database_url.parse(url, conn_max_age=_CONN_MAX_AGE)
+    config.setdefault("OPTIONS", {}).update(_DB_OPTIONS)
+    return config
+
+
+DATABASES = {"default": _database(DATABASE_URL), "big": _database(BIG_DATABASE_URL)}
+DATABASE_ROUTERS = ["benchmarks.routers.TicketTableRouter"]
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")
 # Nothing listens there (benchmarks.run checks it): an unreachable Redis.
@@ -80,13 +107,16 @@ CACHES = {
 # Cookie sessions: the numbers are about tickets, not about a session table.
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 
-# Django's default hashers (PBKDF2 first): the 0.2 baseline uses them.
+# Django's default hashers (PBKDF2 first): 0.2's design uses them.
 AUTHENTICATION_BACKENDS = [
     "sesame.backends.ModelBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+# django-sesame as its documentation recommends for one-time links: one-time
+# tokens that also expire (SESAME_MAX_AGE adds the timestamp check).
 SESAME_ONE_TIME = True
-SESAME_MAX_AGE = None
+SESAME_MAX_AGE = 3600
+LOGIN_URL = "/sesame/login/"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -96,9 +126,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"null": {"class": "logging.NullHandler"}},
-    # The Redis-down benchmark would log the breaker's warning every interval.
+    # The Redis-down paths would log the breaker's warning every interval, and
+    # Django would log every 403 of the refusal paths.
     "loggers": {
         "django_ticketoffice": {"handlers": ["null"], "level": "ERROR", "propagate": False},
         "django.request": {"handlers": ["null"], "level": "CRITICAL", "propagate": False},
+        "django.security": {"handlers": ["null"], "level": "CRITICAL", "propagate": False},
     },
 }
+
+# The test suite's tiny run: the same PBKDF2 design at 1,000 iterations.
+if os.environ.get("BENCH_TINY_PBKDF2"):
+    PASSWORD_HASHERS = ["benchmarks.hashers.TinyPBKDF2PasswordHasher"]

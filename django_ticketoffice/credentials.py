@@ -9,6 +9,9 @@ browser is sent on to the same URL without it.
 
 from __future__ import annotations
 
+import copy
+from urllib.parse import unquote_plus
+
 from django.http import HttpRequest
 from django.utils.http import escape_leading_slashes
 
@@ -63,18 +66,29 @@ def clean_url(request: HttpRequest) -> str:
     return f"{path}?{query.urlencode()}" if query else path
 
 
+def _masked_query_string(query_string: str, names: list[str]) -> str:
+    """``query_string`` with the values of ``names`` masked, every other byte as sent."""
+    pairs = query_string.split("&")
+    for index, pair in enumerate(pairs):
+        name, equals, _value = pair.partition("=")
+        if unquote_plus(name) in names:
+            pairs[index] = f"{name}={MASK}" if equals else pair
+    return "&".join(pairs)
+
+
 def conceal_credentials(request: HttpRequest) -> None:
     """Mask the credential parameters everywhere the request keeps its URL."""
-    names = [name for name in credential_parameters() if name in request.GET]
+    query = request.GET
+    names = [name for name in credential_parameters() if name in query]
     if not names:
         return
-    query = request.GET.copy()
+    masked = copy.copy(query)  # shallow: only the masked lists are replaced
     for name in names:
-        query.setlist(name, [MASK] * len(query.getlist(name)))
-    query._mutable = False
-    request.GET = query  # type: ignore[assignment]
-    query_string = query.urlencode(safe="*")
+        masked.setlist(name, [MASK] * len(query.getlist(name)))
+    masked._mutable = False
+    request.GET = masked  # type: ignore[assignment]
     meta = request.META
+    query_string = _masked_query_string(meta.get("QUERY_STRING", ""), names)
     meta["QUERY_STRING"] = query_string
     # Raw request lines that WSGI servers pass on (gunicorn, uWSGI, mod_wsgi).
     for key in ("RAW_URI", "REQUEST_URI"):

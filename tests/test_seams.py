@@ -550,3 +550,15 @@ def test_oversized_credential_url_is_a_clear_protected_refusal(client):
     assert "no-store" in response["Cache-Control"]
     assert SESSION_KEY not in client.session
     assert state(ticket) == "valid"
+
+
+def test_conceal_masks_encoded_names_and_keeps_other_bytes(rf):
+    request = rf.get("/x/")
+    request.META["QUERY_STRING"] = "a=%2F%20b&tick%65t=SECRET&ticket=AGAIN&uuid&z=1"
+    request.GET  # parsed as Django parses it
+    conceal_credentials(request)
+    query_string = request.META["QUERY_STRING"]
+    assert "SECRET" not in query_string and "AGAIN" not in query_string
+    assert query_string.startswith("a=%2F%20b&") and query_string.endswith("&uuid&z=1")
+    assert request.GET.getlist("ticket") == [MASK, MASK]
+    assert request.GET["a"] == "/ b"

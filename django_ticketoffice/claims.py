@@ -1,10 +1,12 @@
-"""The life of a claim: how a ticket is consumed exactly once.
+"""The life of a claim: how a ticket is consumed exactly as often as it allows.
 
-A claim marks a ticket used *before* the protected action runs, with one
-conditional UPDATE that only a valid ticket satisfies, so that of any number
-of concurrent requests exactly one wins. Then the action either succeeds and
-the claim is *settled* (the stamp cache and ``ticket_used`` follow the
-commit), or it fails and the claim is *undone*: the ticket is valid again.
+A claim takes one use of a ticket *before* the protected action runs, with
+one conditional UPDATE that only a valid ticket with uses left satisfies
+(:func:`claim_rows`), so that of any number of concurrent requests exactly
+``max_uses`` win. The use that exhausts the ticket also marks it used. Then
+the action either succeeds and the claim is *settled* (the stamp cache and
+``ticket_used`` follow the commit), or it fails and the claim is *undone*:
+the use is given back.
 
 This module owns that life for every caller: :meth:`Ticket.use`, sync and
 async views, function and class-based views. It settles only once a response
@@ -24,8 +26,8 @@ from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DatabaseError, connections, router, transaction
-from django.db.models import Q
+from django.db import DatabaseError, connections, models, router, transaction
+from django.db.models import Case, F, Q, Value, When
 from django.http import HttpRequest, HttpResponseBase
 from django.utils import timezone
 
@@ -53,11 +55,54 @@ class ClaimRefused(Exception):
         self.error = error
 
 
-class Claim:
-    """One attempt to consume one ticket: :meth:`take`, then :meth:`settle` or :meth:`undo`.
+def claim_rows(rows: models.QuerySet[Any], now: datetime) -> int:
+    """THE claim: take one use of each valid row of ``rows`` that has uses left.
 
-    ``cache_claim`` also takes a first-writer-wins key in the stamp cache, so
-    that concurrent requests are turned away without waiting on the row lock.
+    One conditional UPDATE. The limit is in its WHERE, so concurrent claims
+    never take more than ``max_uses``; the use that reaches it stamps
+    ``usage_datetime`` (the ticket is used up). Returns the number of rows
+    claimed. Every claim goes through here, so that the statement can be
+    compiled, or made to return the claimed row, in one place.
+    """
+    uses_left = Q(max_uses__isnull=True) | Q(uses__lt=F("max_uses"))
+    return rows.filter(valid_q(now) & uses_left).update(
+        # Before ``uses``: MySQL assigns left to right, so this reads the count
+        # before the claim, as every other database does.
+        usage_datetime=Case(
+            When(max_uses__lte=F("uses") + 1, then=Value(now)),
+            default=Value(None),
+            output_field=models.DateTimeField(),
+        ),
+        uses=F("uses") + 1,
+    )
+
+
+def release_rows(rows: models.QuerySet[Any]) -> int:
+    """Give back one use of each row of ``rows``: the undo of :func:`claim_rows`.
+
+    The ticket has a use left again, so it is no longer used up. A
+    revocation recorded meanwhile stays, and keeps the ticket refused.
+    """
+    return rows.filter(uses__gt=0).update(uses=F("uses") - 1, usage_datetime=None)
+
+
+def takes_cache_claim(ticket: Any) -> bool:
+    """Tell whether a claim on ``ticket`` takes the fast first-writer-wins cache key.
+
+    Only single-use tickets do: for them the first writer is the only one
+    that can win. Concurrent uses of a multi-use ticket are all legitimate
+    until the limit, which only the database claim counts.
+    """
+    return getattr(ticket, "max_uses", 1) == 1
+
+
+class Claim:
+    """One attempt to consume one use of a ticket: :meth:`take`, then :meth:`settle` or
+    :meth:`undo`.
+
+    ``cache_claim`` also takes a first-writer-wins key in the stamp cache for
+    a single-use ticket, so that concurrent requests are turned away without
+    waiting on the row lock.
     """
 
     def __init__(
@@ -65,12 +110,17 @@ class Claim:
     ) -> None:
         self.ticket = ticket
         self.request = request
-        self.cache_claim = cache_claim
+        self.single_use = getattr(ticket, "max_uses", 1) == 1
+        self.cache_claim = cache_claim and takes_cache_claim(ticket)
         self.store = get_store()
         self.state = _NEW
         self.holds_cache_claim = False
         self.claimed_at: datetime | None = None
         self.in_transaction = False
+        # Which use this claim took (1 for the first), and whether it used the ticket up.
+        self.use_number = 0
+        self.exhausts = False
+        self.row_claimed = False  # multi-use: the claim's UPDATE is committed
 
     @classmethod
     def for_request(cls, request: HttpRequest) -> Claim:
@@ -123,13 +173,38 @@ class Claim:
         self.claimed_at = now
         self.in_transaction = connections[alias].in_atomic_block
         tickets = model._base_manager.using(alias)
-        if tickets.filter(Q(pk=ticket.pk) & valid_q(now)).update(usage_datetime=now):
-            ticket.usage_datetime = now
-            return
-        current = tickets.filter(pk=ticket.pk).first()
+        rows = tickets.filter(pk=ticket.pk)
+        if self.single_use:
+            # One statement: a claim on a single-use ticket is its first and last use.
+            if claim_rows(rows, now):
+                ticket.uses, ticket.usage_datetime = 1, now
+                self.use_number, self.exhausts = 1, True
+                return
+        else:
+            # Which use we took: read in the same transaction, under the row lock.
+            with transaction.atomic(using=alias):
+                claimed = claim_rows(rows, now)
+                if claimed:
+                    ticket.uses, ticket.usage_datetime = rows.values_list(
+                        "uses", "usage_datetime"
+                    ).get()
+            if claimed:
+                # Only once committed (or its savepoint released): a use taken in a
+                # block that was rolled back is not ours to give back.
+                self.row_claimed = True
+                self.use_number = ticket.uses
+                self.exhausts = ticket.usage_datetime is not None
+                return
+        current = rows.first()
         if current is None:
             raise CredentialsError("The ticket no longer exists.", ticket_uuid=ticket.uuid)
-        for name in ("usage_datetime", "revocation_datetime", "expiry_datetime"):
+        for name in (
+            "uses",
+            "usage_datetime",
+            "revocation_datetime",
+            "lock_datetime",
+            "expiry_datetime",
+        ):
             setattr(ticket, name, getattr(current, name))
         error = refusal_for(current) or TicketUsedError(
             "The ticket could not be claimed.", genuine=True, ticket_uuid=ticket.uuid
@@ -150,10 +225,17 @@ class Claim:
             return
         self.state = _SETTLED
         ticket, request, release = self.ticket, self.request, self.holds_cache_claim
+        use_number, exhausts = self.use_number, self.exhausts
 
         def after_commit() -> None:
-            self.store.stamp(ticket.uuid, USED, ticket.expiry_datetime, release_claim=release)
-            ticket_used.send(sender=type(ticket), ticket=ticket, request=request)
+            # Only a used-up ticket is stamped: one with uses left is never refused.
+            if exhausts:
+                self.store.stamp(ticket.uuid, USED, ticket.expiry_datetime, release_claim=release)
+            elif release:
+                self.store.release(ticket.uuid)
+            ticket_used.send(
+                sender=type(ticket), ticket=ticket, request=request, use_number=use_number
+            )
 
         on_ticket_commit(after_commit, ticket)
 
@@ -163,24 +245,35 @@ class Claim:
             return
         self.state = _UNDONE
         self._release_row()
-        # Drop our cache claim, and a "used" stamp that a concurrent request may
-        # have written back after seeing our claim in the database.
-        self.store.release(self.ticket.uuid, unstamp=True)
+        if self.single_use:
+            # Drop our cache claim, and a "used" stamp that a concurrent request may
+            # have written back after seeing our claim in the database.
+            self.store.release(self.ticket.uuid, unstamp=True)
+        elif self.ticket.max_uses is not None:
+            # Another use in flight may have used the ticket up, and stamp it after
+            # this undo gave a use back: overwrite the stamp with a marker that
+            # keeps such a stamp out for a while (see StampStore.hold_off).
+            self.store.hold_off(self.ticket.uuid)
         self.holds_cache_claim = False
 
     def _release_row(self) -> None:
         ticket, alias = self.ticket, self._alias
-        if self.claimed_at is None:
+        if self.claimed_at is None or not (self.single_use or self.row_claimed):
             return
         connection = connections[alias]
+        rows = type(ticket)._base_manager.using(alias).filter(pk=ticket.pk)
 
         def release() -> None:
-            # Only our own claim: the WHERE makes a stale release a no-op. A
-            # revocation recorded meanwhile stays, so the ticket stays refused.
-            type(ticket)._base_manager.using(alias).filter(
-                pk=ticket.pk, usage_datetime=self.claimed_at
-            ).update(usage_datetime=None)
-            ticket.usage_datetime = None
+            # A revocation recorded meanwhile stays, so the ticket stays refused.
+            if self.single_use:
+                # Only our own claim: the WHERE makes a repeated release a no-op.
+                released = release_rows(rows.filter(usage_datetime=self.claimed_at))
+            else:
+                # Several uses may be in flight: any one of them is ours to give
+                # back, but only once (see below).
+                released = release_rows(rows)
+            if released:
+                ticket.uses, ticket.usage_datetime = max(ticket.uses - 1, 0), None
 
         if self.in_transaction:
             # The claim belongs to the enclosing transaction: if that is broken,
@@ -190,6 +283,21 @@ class Claim:
                     release()
             except DatabaseError:
                 logger.info("Ticket %s: claim left to the transaction rollback.", ticket.uuid)
+            return
+        if not self.single_use:
+            # A decrement is not idempotent: if a release failed after the server
+            # ran it, a retry would give back a use that was not ours. So find a
+            # dead connection *before* releasing (the view may have lost it), and
+            # release once; a failure then keeps the use (too strict, never lenient).
+            try:
+                if connection.connection is not None and not connection.is_usable():
+                    logger.warning(
+                        "Ticket %s: releasing its claim on a new connection.", ticket.uuid
+                    )
+                    connection.close()
+                release()
+            except Exception as error:
+                self._release_failed(error)
             return
         try:
             release()
@@ -204,16 +312,20 @@ class Claim:
                 connection.close()
             release()
         except Exception as error:
-            logger.error(
-                "Ticket %s stays used although its action failed: the claim could not be "
-                "released (%s: %s). Check the ticket; re-issue it if the holder needs it.",
-                ticket.uuid,
-                type(error).__name__,
-                error,
-            )
-            ticket_release_failed.send(
-                sender=type(ticket), ticket=ticket, error=error, request=self.request
-            )
+            self._release_failed(error)
+
+    def _release_failed(self, error: Exception) -> None:
+        ticket = self.ticket
+        logger.error(
+            "Ticket %s keeps a use although its action failed: the claim could not be "
+            "released (%s: %s). Check the ticket; re-issue it if the holder needs it.",
+            ticket.uuid,
+            type(error).__name__,
+            error,
+        )
+        ticket_release_failed.send(
+            sender=type(ticket), ticket=ticket, error=error, request=self.request
+        )
 
     # Responses ---------------------------------------------------------------
 
@@ -268,7 +380,8 @@ class Claim:
 
 
 def use(ticket: Any, *, request: HttpRequest | None = None) -> None:
-    """Consume ``ticket`` now (``Ticket.use()``): at most one caller ever succeeds."""
+    """Consume one use of ``ticket`` now (``Ticket.use()``): at most ``max_uses`` callers
+    ever succeed."""
     claim = Claim(ticket, request=request, cache_claim=False)
     claim.take()
     claim.settle()

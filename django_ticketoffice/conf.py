@@ -40,6 +40,9 @@ DEFAULTS: dict[str, Any] = {
     "URLS": {},
     # Dotted path of ``handler(request, error) -> HttpResponse`` for refusals.
     "REFUSAL_HANDLER": None,
+    # Failed checks of a guessable credential before its ticket is locked, per kind:
+    # short codes and 0.2 passwords. A ticket's own ``max_attempts`` overrides them.
+    "MAX_ATTEMPTS": {"code": 5, "password": 10},
 }
 
 

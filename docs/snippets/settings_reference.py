@@ -37,3 +37,6 @@ TICKETOFFICE_URLS = {}
 
 # Dotted path of handler(request, error) -> HttpResponse for refusals.
 TICKETOFFICE_REFUSAL_HANDLER = None
+
+# Failed guesses of a short code or a 0.2 password that lock a ticket.
+TICKETOFFICE_MAX_ATTEMPTS = {"code": 5, "password": 10}

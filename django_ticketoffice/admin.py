@@ -30,6 +30,7 @@ from .forms import TicketAddForm, TicketChangeForm
 from .links import ticket_url
 from .models import (
     STATUS_EXPIRED,
+    STATUS_LOCKED,
     STATUS_REVOKED,
     STATUS_USED,
     STATUS_VALID,
@@ -45,9 +46,19 @@ STATUS_CHOICES = (
     (STATUS_USED, _("used")),
     (STATUS_EXPIRED, _("expired")),
     (STATUS_REVOKED, _("revoked")),
+    (STATUS_LOCKED, _("locked")),
 )
 
-ADD_FIELDS = ("place", "purpose", "data", "expiry_datetime", "lifetime")
+ADD_FIELDS = (
+    "place",
+    "purpose",
+    "data",
+    "expiry_datetime",
+    "lifetime",
+    "max_uses",
+    "unlimited_uses",
+    "max_attempts",
+)
 CHANGE_FIELDS = (
     "uuid",
     "place",
@@ -59,6 +70,11 @@ CHANGE_FIELDS = (
     "expiry_datetime",
     "usage_datetime",
     "revocation_datetime",
+    "uses_display",
+    "max_attempts",
+    "failed_attempts",
+    "lock_datetime",
+    "code_summary",
 )
 # What the token binds (place, purpose, expiry) cannot change after issue.
 CHANGE_READONLY_FIELDS = tuple(field for field in CHANGE_FIELDS if field != "data")
@@ -102,6 +118,7 @@ class TicketAdmin(admin.ModelAdmin):
         "place",
         "purpose",
         "status_display",
+        "uses_display",
         "creation_datetime",
         "expiry_datetime",
         "usage_datetime",
@@ -114,7 +131,7 @@ class TicketAdmin(admin.ModelAdmin):
     date_hierarchy = "creation_datetime"
     # COUNT(*) over millions of rows on every page is the slowest query of all.
     show_full_result_count = False
-    actions = ["revoke"]
+    actions = ["revoke", "unlock"]
 
     # Queryset and columns ---------------------------------------------
 
@@ -141,6 +158,17 @@ class TicketAdmin(admin.ModelAdmin):
     def status_display(self, obj: Ticket) -> str:
         """The ticket's state: valid, used, expired or revoked."""
         return str(dict(STATUS_CHOICES).get(obj.status, obj.status))
+
+    @admin.display(description=_("uses"))
+    def uses_display(self, obj: Ticket) -> str:
+        """Uses taken out of those allowed: "1/3", or "2/∞" without a limit."""
+        limit = "∞" if obj.max_uses is None else str(obj.max_uses)
+        return f"{obj.uses}/{limit}"
+
+    @admin.display(description=_("code"))
+    def code_summary(self, obj: Ticket) -> str:
+        """Say whether the ticket has a short code; never show its hash."""
+        return str(_("set: keyed hash") if obj.code_hash else _("none"))
 
     @admin.display(description=_("secret"))
     def password_summary(self, obj: Ticket) -> str:
@@ -203,7 +231,13 @@ class TicketAdmin(admin.ModelAdmin):
             obj.save(update_fields=["data"])
             return
         ticket, token = Ticket.objects.issue(
-            obj.place, obj.purpose, data=obj.data, expiry_datetime=obj.expiry_datetime
+            obj.place,
+            obj.purpose,
+            data=obj.data,
+            expiry_datetime=obj.expiry_datetime,
+            # From the form: a field left out of the POST would leave the model default.
+            max_uses=form.cleaned_data.get("max_uses", obj.max_uses),
+            max_attempts=obj.max_attempts,
         )
         # The admin goes on with ``obj`` (log entry, redirect): make it the saved ticket.
         for field in Ticket._meta.concrete_fields:
@@ -328,3 +362,15 @@ class TicketAdmin(admin.ModelAdmin):
                 messages.WARNING,
             )
         return HttpResponseRedirect(request.get_full_path())
+
+    # Unlocking ---------------------------------------------------------------
+
+    @admin.action(description=_("Unlock selected tickets"), permissions=["change"])
+    def unlock(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
+        """Unlock tickets locked after too many failed guesses, and reset their counts."""
+        assert isinstance(queryset, TicketQuerySet)
+        unlocked = queryset.unlock()
+        message = ngettext(
+            "%(count)d ticket was unlocked.", "%(count)d tickets were unlocked.", unlocked
+        ) % {"count": unlocked}
+        self.message_user(request, message, messages.SUCCESS if unlocked else messages.WARNING)

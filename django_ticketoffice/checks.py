@@ -177,6 +177,16 @@ _TYPED: dict[str, tuple[Callable[[Any], bool], str]] = {
         lambda v: v is None or callable(v) or isinstance(v, str),
         "None, a callable or its dotted path",
     ),
+    "MAX_ATTEMPTS": (
+        lambda v: (
+            isinstance(v, dict)
+            and all(
+                k in ("code", "password") and type(n) is int and 1 <= n <= 100 for k, n in v.items()
+            )
+        ),
+        'a dict such as {"code": 5, "password": 10}, each limit from 1 to 100 '
+        "(NIST SP 800-63B allows at most 100 failed attempts)",
+    ),
 }
 
 

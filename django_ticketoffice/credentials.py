@@ -9,6 +9,8 @@ browser is sent on to the same URL without it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest
 from django.utils.http import escape_leading_slashes
 
@@ -24,6 +26,18 @@ MASK = "********************"
 def session_key(place: str, purpose: str) -> str:
     """Return the session key that remembers a ticket for one place and purpose."""
     return f"ticketoffice:{len(place)}:{place}:{purpose}"
+
+
+def admit_into_session(request: HttpRequest, place: str, purpose: str, ticket_uuid: Any) -> None:
+    """Remember a verified ticket in the request's session, under a new session key.
+
+    The key rotates as ``django.contrib.auth.login()`` rotates it: a session id
+    planted in the browser before the credential was shown never gains the ticket.
+    """
+    session = request.session
+    if session.session_key is not None:
+        session.cycle_key()
+    session[session_key(place, purpose)] = str(ticket_uuid)
 
 
 def credential_parameters() -> tuple[str, ...]:

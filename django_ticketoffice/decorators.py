@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from . import claims
 from .conf import app_settings
 from .credentials import (
+    admit_into_session,
     carries_credentials,
     clean_url,
     conceal_credentials,
@@ -91,12 +92,7 @@ def _remember(request: HttpRequest, place: str, purpose: str, ticket: Ticket) ->
             ticket_uuid=ticket.uuid,
         )
     redirect = HttpResponseRedirect(location, status=status)
-    session = request.session
-    # Rotate the key, as django.contrib.auth.login() does: a session id planted
-    # in the browser before this request never gains the ticket.
-    if session.session_key is not None:
-        session.cycle_key()
-    session[session_key(place, purpose)] = str(ticket.uuid)
+    admit_into_session(request, place, purpose, ticket.uuid)
     return protect_response(redirect)
 
 

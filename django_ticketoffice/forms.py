@@ -11,6 +11,7 @@ from django.forms.fields import JSONString
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .attempts import MAX_LIMIT
 from .models import Ticket
 from .tokens import MAX_EXPIRY
 from .utils import loads_json, parse_duration
@@ -65,9 +66,22 @@ class TicketAddForm(forms.ModelForm):
         help_text=_("Instead of an expiry: a duration from now such as 90m, 2h, 3d or 1w."),
     )
 
+    max_uses = forms.IntegerField(
+        label=_("maximum uses"),
+        required=False,
+        min_value=1,
+        initial=1,
+        help_text=_("How many stamped uses the ticket allows (default 1)."),
+    )
+    unlimited_uses = forms.BooleanField(
+        label=_("unlimited uses"),
+        required=False,
+        help_text=_("Any number of uses until the expiry (needs an expiry or a lifetime)."),
+    )
+
     class Meta:
         model = Ticket
-        fields = ["place", "purpose", "data", "expiry_datetime"]
+        fields = ["place", "purpose", "data", "expiry_datetime", "max_uses", "max_attempts"]
 
     def clean_lifetime(self) -> timedelta | None:
         """Parse ``3d``, ``2h``, ``90m``; refuse zero and garbage."""
@@ -81,6 +95,17 @@ class TicketAddForm(forms.ModelForm):
         if lifetime <= timedelta(0):
             raise forms.ValidationError(_("The lifetime must be positive."), code="invalid")
         return lifetime
+
+    def clean_max_attempts(self) -> int | None:
+        """From 1 to 100 failed guesses (NIST SP 800-63B §5.2.2); empty for the setting."""
+        value = self.cleaned_data.get("max_attempts")
+        if value is not None and not 1 <= value <= MAX_LIMIT:
+            raise forms.ValidationError(
+                _("Allow from 1 to %(max)d failed attempts."),
+                code="range",
+                params={"max": MAX_LIMIT},
+            )
+        return value
 
     def clean(self) -> dict[str, Any]:
         """Turn a lifetime into an expiry; refuse both at once, and an expiry in the past."""
@@ -110,6 +135,18 @@ class TicketAddForm(forms.ModelForm):
             )
         elif expiry is not None and expiry > MAX_EXPIRY:
             self.add_error("expiry_datetime", too_late)
+        if cleaned_data.get("unlimited_uses"):
+            cleaned_data["max_uses"] = None
+            if cleaned_data.get("expiry_datetime") is None:
+                self.add_error(
+                    "unlimited_uses",
+                    forms.ValidationError(
+                        _("A ticket with unlimited uses needs an expiry or a lifetime."),
+                        code="unlimited_without_expiry",
+                    ),
+                )
+        elif cleaned_data.get("max_uses") is None and not self.has_error("max_uses"):
+            cleaned_data["max_uses"] = 1
         return cleaned_data
 
 

@@ -357,7 +357,16 @@ def test_add_form_has_the_issuing_fields(admin_client):
     response = admin_client.get(ADD)
     assert response.status_code == 200
     fields = set(response.context["adminform"].form.fields)
-    assert fields == {"place", "purpose", "data", "expiry_datetime", "lifetime"}
+    assert fields == {
+        "place",
+        "purpose",
+        "data",
+        "expiry_datetime",
+        "lifetime",
+        "max_uses",
+        "unlimited_uses",
+        "max_attempts",
+    }
     assert b"_addanother" not in response.content
 
 

@@ -142,8 +142,9 @@ def count_failure(ticket: Any, credential: str) -> None:
 
 
 def forget(tickets: list[Any]) -> None:
-    """Forget the cached guess counters of ``tickets`` after the commit that unlocked them."""
-    if not tickets:
-        return
-    uuids = [ticket.uuid for ticket in tickets]
-    on_ticket_commit(lambda: get_store().forget_attempts(uuids), tickets[0])
+    """Drop the cached guess counters of ``tickets`` (they are being unlocked).
+
+    At once, not after the commit: the lock is in the database, so until the
+    unlock commits (or if it rolls back) the tickets stay refused anyway.
+    """
+    get_store().forget_attempts([ticket.uuid for ticket in tickets])

@@ -85,13 +85,21 @@ class IdentifierForm(forms.Form):
     email = forms.EmailField(label=_("Email address"))
 
 
+class CodeInput(forms.TextInput):
+    """A text input that never writes the typed code back into the page."""
+
+    def format_value(self, value: Any) -> str | None:
+        """Nothing: a refused code is not echoed (and the page reads the same for all)."""
+        return None
+
+
 class CodeForm(forms.Form):
     """Take the code; spaces and hyphens are allowed, the format is checked here."""
 
     code = forms.CharField(
         label=_("Code"),
         max_length=32,
-        widget=forms.TextInput(
+        widget=CodeInput(
             attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
         ),
     )

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections, models, router, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, F, Value, When
 from django.http import HttpRequest, HttpResponseBase
 from django.utils import timezone
 
@@ -55,17 +55,26 @@ class ClaimRefused(Exception):
         self.error = error
 
 
-def claim_rows(rows: models.QuerySet[Any], now: datetime) -> int:
+def claim_rows(rows: models.QuerySet[Any], now: datetime, max_uses: int | None = 1) -> int:
     """THE claim: take one use of each valid row of ``rows`` that has uses left.
 
     One conditional UPDATE. The limit is in its WHERE, so concurrent claims
     never take more than ``max_uses``; the use that reaches it stamps
-    ``usage_datetime`` (the ticket is used up). Returns the number of rows
-    claimed. Every claim goes through here, so that the statement can be
-    compiled, or made to return the claimed row, in one place.
+    ``usage_datetime`` (the ticket is used up). ``max_uses`` is the tickets'
+    own (it never changes once issued): it only picks the cheapest statement
+    that says so. Returns the number of rows claimed. Every claim goes through
+    here, so that the statement can be compiled, or made to return the
+    claimed row, in one place.
     """
-    uses_left = Q(max_uses__isnull=True) | Q(uses__lt=F("max_uses"))
-    return rows.filter(valid_q(now) & uses_left).update(
+    valid = valid_q(now)
+    if max_uses == 1:
+        # The hot path. ``uses < max_uses`` spelt with a single-use ticket's
+        # constant, and its only use is its last: no expression to resolve.
+        return rows.filter(valid, uses=0).update(usage_datetime=now, uses=1)
+    if max_uses is None:
+        # No limit but the expiry: nothing to count against, never used up.
+        return rows.filter(valid, max_uses__isnull=True).update(uses=F("uses") + 1)
+    return rows.filter(valid, uses__lt=F("max_uses")).update(
         # Before ``uses``: MySQL assigns left to right, so this reads the count
         # before the claim, as every other database does.
         usage_datetime=Case(
@@ -176,14 +185,14 @@ class Claim:
         rows = tickets.filter(pk=ticket.pk)
         if self.single_use:
             # One statement: a claim on a single-use ticket is its first and last use.
-            if claim_rows(rows, now):
+            if claim_rows(rows, now, 1):
                 ticket.uses, ticket.usage_datetime = 1, now
                 self.use_number, self.exhausts = 1, True
                 return
         else:
             # Which use we took: read in the same transaction, under the row lock.
             with transaction.atomic(using=alias):
-                claimed = claim_rows(rows, now)
+                claimed = claim_rows(rows, now, ticket.max_uses)
                 if claimed:
                     ticket.uses, ticket.usage_datetime = rows.values_list(
                         "uses", "usage_datetime"

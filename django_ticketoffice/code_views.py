@@ -51,6 +51,13 @@ REFUSALS = {
 REFUSAL = _("This code is not valid. Check it, or ask for a new one.")
 
 
+def _uuid_or_none(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
 def pending_key(place: str, purpose: str) -> str:
     """The session key that keeps the ticket waiting for its code."""
     return f"ticketoffice:pending:{len(place)}:{place}:{purpose}"
@@ -197,12 +204,12 @@ class CodeSignInView(TemplateResponseMixin, ContextMixin, View):
                 self.request, form.cleaned_data[CODE_PARAMETER], self.place, self.purpose
             )
         except TicketError as error:
+            pending = self.request.session.get(pending_key(self.place, self.purpose))
             ticket_refused.send(
                 sender=Ticket,
                 reason=error.reason,
                 error=error,
-                uuid=error.ticket_uuid
-                or self.request.session.get(pending_key(self.place, self.purpose)),
+                uuid=error.ticket_uuid or _uuid_or_none(pending),
                 place=self.place,
                 purpose=self.purpose,
                 request=self.request,

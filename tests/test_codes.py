@@ -225,3 +225,27 @@ def test_the_code_never_reaches_an_error_report(client, settings):
         text += "".join(content for content, _ in getattr(message, "alternatives", []))
         assert "a bug after the code was checked" in text
         assert code not in text
+
+
+def test_every_code_refusal_sends_ticket_refused():
+    from django_ticketoffice.signals import ticket_refused
+
+    seen = []
+
+    def receiver(reason, uuid, request, **kwargs):
+        seen.append((reason, uuid, request.path))
+
+    browser = Client()
+    browser.post("/code/", {"email": "ada@example.com"})
+    _email, pending, _token, code = views.OUTBOX[-1]
+    ticket_refused.connect(receiver)
+    try:
+        browser.post("/code/", {"code": other(code)})
+        Client().post("/code/", {"code": code})  # no pending ticket in that session
+    finally:
+        ticket_refused.disconnect(receiver)
+    assert [(reason, str(u) if u else None) for reason, u, _ in seen] == [
+        ("invalid", pending),
+        ("invalid", None),
+    ]
+    assert code not in repr(seen)

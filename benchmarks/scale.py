@@ -27,14 +27,16 @@ FLAT_TARGET = 1.2
 # Python loop, one statement.
 FILL_SQL = f"""
 INSERT INTO {TABLE} (uuid, place, purpose, password, data, creation_datetime,
-                     expiry_datetime, usage_datetime, revocation_datetime)
+                     expiry_datetime, usage_datetime, revocation_datetime,
+                     uses, max_uses, code_hash, failed_attempts)
 SELECT gen_random_uuid(), 'bench', 'visit',
        'ticketoffice_sha256$' || encode(sha256(('old-' || i)::text::bytea), 'hex'),
        '{{}}'::jsonb,
        now() - interval '400 days',
        now() - interval '390 days',
        CASE WHEN i %% 3 = 1 THEN now() - interval '395 days' END,
-       CASE WHEN i %% 3 = 2 THEN now() - interval '395 days' END
+       CASE WHEN i %% 3 = 2 THEN now() - interval '395 days' END,
+       CASE WHEN i %% 3 = 1 THEN 1 ELSE 0 END, 1, '', 0
 FROM generate_series(1, %s) AS i
 """  # noqa: S608
 

@@ -26,6 +26,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpResponse, HttpResponseForbidden, HttpResponseRedirect
 from django.utils import timezone
 
@@ -36,7 +37,7 @@ PURPOSE = "visit"
 SESSION_KEY = "invitation"
 STAMP_TTL = 30 * 24 * 3600
 # The key the one-GET floor reads: it holds a stamp, as a replay's key does.
-REPLAY_KEY = "hand:{00000000-0000-0000-0000-000000000000}"
+REPLAY_KEY = f"{settings.BENCH_KEY_PREFIX}hand:{{00000000-0000-0000-0000-000000000000}}"
 
 # A fixed page about the size of ticketoffice/403.html, without any template work.
 FORBIDDEN_PAGE = (
@@ -58,7 +59,7 @@ def redis() -> Any:
 
 
 def stamp_key(invitation_uuid: uuid.UUID | str) -> str:
-    return f"hand:{{{invitation_uuid}}}"
+    return f"{settings.BENCH_KEY_PREFIX}hand:{{{invitation_uuid}}}"
 
 
 def digest(secret: str) -> str:

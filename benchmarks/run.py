@@ -76,6 +76,7 @@ def prepare() -> None:
     import django
 
     django.setup()
+    from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django_redis import get_redis_connection
@@ -88,8 +89,14 @@ def prepare() -> None:
     empty("default")
     Invitation.objects.all().delete()
     get_user_model().objects.filter(username__startswith="bench-").delete()
-    # The benchmarks' own Redis db (BENCH_REDIS_URL): flushed.
-    get_redis_connection("default").flushdb()
+    # The benchmarks' own Redis db (BENCH_REDIS_URL): flushed, or with
+    # BENCH_KEY_PREFIX (the test suite's db) only the keys that start with it.
+    client = get_redis_connection("default")
+    prefix = settings.BENCH_KEY_PREFIX
+    if not prefix:
+        client.flushdb()
+    for key in client.scan_iter(match=f"{prefix}*", count=1000) if prefix else ():
+        client.delete(key)
 
 
 def _version(name: str) -> str:

@@ -86,6 +86,10 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")
 # Nothing listens there (benchmarks.run checks it): an unreachable Redis.
 DOWN_REDIS_URL = os.environ.get("BENCH_DOWN_REDIS_URL", "redis://127.0.0.1:18010/0")
 
+# Set by the test suite's tiny run: every key the benchmarks write starts with it,
+# and only those are deleted (the suite's Redis db is not the benchmarks' own).
+BENCH_KEY_PREFIX = os.environ.get("BENCH_KEY_PREFIX", "")
+
 _REDIS_OPTIONS = {
     "CLIENT_CLASS": "django_redis.client.DefaultClient",
     "SOCKET_CONNECT_TIMEOUT": 0.25,
@@ -96,6 +100,7 @@ CACHES = {
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "OPTIONS": _REDIS_OPTIONS,
+        "KEY_PREFIX": BENCH_KEY_PREFIX,
     },
     "down": {
         "BACKEND": "django_redis.cache.RedisCache",
@@ -121,6 +126,7 @@ LOGIN_URL = "/sesame/login/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 TICKETOFFICE_CACHE = "default"
+TICKETOFFICE_CACHE_KEY_PREFIX = f"{BENCH_KEY_PREFIX}ticketoffice:"
 
 LOGGING = {
     "version": 1,

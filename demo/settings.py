@@ -112,6 +112,7 @@ TICKETOFFICE_BASE_URL = os.environ.get("DEMO_BASE_URL", "http://127.0.0.1:8000")
 TICKETOFFICE_URLS = {
     "museum:visit": "visit",
     "accounts:password-reset": "password-reset-confirm",
+    "accounts:sign-in": "sign-in-confirm",
 }
 # Expired, used and revoked links offer a way to ask for a new one.
 TICKETOFFICE_NEW_LINK_URLS = {"accounts:password-reset": "password-reset", "*": "home"}

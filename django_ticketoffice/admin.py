@@ -24,7 +24,7 @@ from django.template.response import TemplateResponse
 from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from . import hashers
@@ -42,7 +42,15 @@ __all__ = ["STATUS_CHOICES", "StatusListFilter", "TicketAdmin", "issued_url"]
 # Set on the request by save_model for response_add: it never leaves memory.
 ISSUED_ATTRIBUTE = "_ticketoffice_issued"
 
-ADD_FIELDS = ("data", "lifetime", "expiry_datetime", "never_expires")
+ADD_FIELDS = (
+    "data",
+    "lifetime",
+    "expiry_datetime",
+    "never_expires",
+    "max_uses",
+    "unlimited_uses",
+    "max_attempts",
+)
 CHANGE_FIELDS = (
     "uuid_display",
     "place",
@@ -54,6 +62,11 @@ CHANGE_FIELDS = (
     "expiry_datetime",
     "usage_datetime",
     "revocation_datetime",
+    "uses_display",
+    "max_attempts",
+    "failed_attempts",
+    "lock_datetime",
+    "code_summary",
 )
 # What the token binds (place, purpose, expiry) cannot change after issue.
 CHANGE_READONLY_FIELDS = tuple(field for field in CHANGE_FIELDS if field != "data")
@@ -88,8 +101,16 @@ class TicketAdmin(TicketActionsMixin, admin.ModelAdmin):
 
     form = TicketChangeForm
     add_form = TicketAddForm
-    # Six narrow columns: the list fits a 1366-pixel screen.
-    list_display = ("short_uuid", "place", "purpose", "status_display", "created", "expires")
+    # Seven narrow columns: the list fits a 1366-pixel screen.
+    list_display = (
+        "short_uuid",
+        "place",
+        "purpose",
+        "status_display",
+        "uses_display",
+        "created",
+        "expires",
+    )
     list_display_links = ("short_uuid",)
     list_filter = (StatusListFilter, "place", "purpose")
     # A full uuid is matched exactly (see get_search_results), which uses its index.
@@ -98,7 +119,7 @@ class TicketAdmin(TicketActionsMixin, admin.ModelAdmin):
     date_hierarchy = "creation_datetime"
     # COUNT(*) over millions of rows on every page is the slowest query of all.
     show_full_result_count = False
-    actions = ["revoke", "reissue"]
+    actions = ["revoke", "reissue", "unlock"]
 
     # Queryset and columns ---------------------------------------------
 
@@ -149,6 +170,17 @@ class TicketAdmin(TicketActionsMixin, admin.ModelAdmin):
         if obj.expiry_datetime is None:
             return gettext("never")
         return short_datetime(obj.expiry_datetime)
+
+    @admin.display(description=_("uses"))
+    def uses_display(self, obj: Ticket) -> str:
+        """Uses taken out of those allowed: "1/3", or "2/∞" without a limit."""
+        limit = "∞" if obj.max_uses is None else str(obj.max_uses)
+        return f"{obj.uses}/{limit}"
+
+    @admin.display(description=_("code"))
+    def code_summary(self, obj: Ticket) -> str:
+        """Say whether the ticket has a short code; never show its hash."""
+        return str(_("set: keyed hash") if obj.code_hash else _("none"))
 
     @admin.display(description=_("secret"))
     def password_summary(self, obj: Ticket) -> str:
@@ -254,7 +286,13 @@ class TicketAdmin(TicketActionsMixin, admin.ModelAdmin):
             obj.save(update_fields=["data"])
             return
         ticket, token = Ticket.objects.issue(
-            obj.place, obj.purpose, data=obj.data, expiry_datetime=obj.expiry_datetime
+            obj.place,
+            obj.purpose,
+            data=obj.data,
+            expiry_datetime=obj.expiry_datetime,
+            # From the form: a field left out of the POST would leave the model default.
+            max_uses=form.cleaned_data.get("max_uses", obj.max_uses),
+            max_attempts=obj.max_attempts,
         )
         # The admin goes on with ``obj`` (log entry, popup response): make it the saved ticket.
         for field in Ticket._meta.concrete_fields:
@@ -300,3 +338,15 @@ class TicketAdmin(TicketActionsMixin, admin.ModelAdmin):
         if request.method == "POST" and "_revoke" in request.POST:
             return HttpResponseRedirect(self._url("revoke", object_id), status=303)
         return super().change_view(request, object_id, form_url, extra_context)
+
+    # Unlocking ---------------------------------------------------------------
+
+    @admin.action(description=_("Unlock selected tickets"), permissions=["change"])
+    def unlock(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
+        """Unlock tickets locked after too many failed guesses, and reset their counts."""
+        assert isinstance(queryset, TicketQuerySet)
+        unlocked = queryset.unlock()
+        message = ngettext(
+            "%(count)d ticket was unlocked.", "%(count)d tickets were unlocked.", unlocked
+        ) % {"count": unlocked}
+        self.message_user(request, message, messages.SUCCESS if unlocked else messages.WARNING)

@@ -31,6 +31,7 @@ from .exceptions import TicketUsedError
 from .links import ticket_url
 from .models import (
     STATUS_EXPIRED,
+    STATUS_LOCKED,
     STATUS_REVOKED,
     STATUS_USED,
     STATUS_VALID,
@@ -45,6 +46,7 @@ STATUS_CHOICES = (
     (STATUS_USED, _("used")),
     (STATUS_EXPIRED, _("expired")),
     (STATUS_REVOKED, _("revoked")),
+    (STATUS_LOCKED, _("locked")),
 )
 TEMPLATES = "admin/django_ticketoffice/ticket/"
 

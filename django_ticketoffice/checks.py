@@ -269,6 +269,16 @@ _TYPED: dict[str, tuple[Callable[[Any], bool], str]] = {
         lambda v: isinstance(v, (list, tuple)) and all(isinstance(k, str) for k in v),
         "a list of strings",
     ),
+    "MAX_ATTEMPTS": (
+        lambda v: (
+            isinstance(v, dict)
+            and all(
+                k in ("code", "password") and type(n) is int and 1 <= n <= 100 for k, n in v.items()
+            )
+        ),
+        'a dict such as {"code": 5, "password": 10}, each limit from 1 to 100 '
+        "(NIST SP 800-63B allows at most 100 failed attempts)",
+    ),
 }
 
 

@@ -51,6 +51,9 @@ DEFAULTS: dict[str, Any] = {
     # Where a visitor whose link expired, was used or was revoked asks for a new
     # one: a URL name, path or URL, or {"place:purpose": url, "*": url}.
     "NEW_LINK_URLS": None,
+    # Failed checks of a guessable credential before its ticket is locked, per kind:
+    # short codes and 0.2 passwords. A ticket's own ``max_attempts`` overrides them.
+    "MAX_ATTEMPTS": {"code": 5, "password": 10},
 }
 
 

@@ -10,9 +10,10 @@ browser is sent on to the same URL without it.
 from __future__ import annotations
 
 import copy
+from typing import Any, cast
 from urllib.parse import unquote_plus
 
-from django.http import HttpRequest
+from django.http import HttpRequest, QueryDict
 from django.utils.http import escape_leading_slashes
 
 from .conf import app_settings
@@ -27,6 +28,31 @@ MASK = "********************"
 def session_key(place: str, purpose: str) -> str:
     """Return the session key that remembers a ticket for one place and purpose."""
     return f"ticketoffice:{len(place)}:{place}:{purpose}"
+
+
+# A remembered multi-use ticket is marked, so that the request that follows
+# knows, before any I/O, which claim to take (see claims.Claim.take_remembered).
+MULTI_USE_MARK = "+"
+
+
+def admit_into_session(request: HttpRequest, place: str, purpose: str, ticket: Any) -> None:
+    """Remember a verified ticket in the request's session, under a new session key.
+
+    The key rotates as ``django.contrib.auth.login()`` rotates it: a session id
+    planted in the browser before the credential was shown never gains the ticket.
+    """
+    session = request.session
+    if session.session_key is not None:
+        session.cycle_key()
+    mark = "" if getattr(ticket, "max_uses", 1) == 1 else MULTI_USE_MARK
+    session[session_key(place, purpose)] = f"{ticket.uuid}{mark}"
+
+
+def read_remembered(value: Any) -> tuple[Any, bool]:
+    """Split a remembered session value into the ticket's uuid and "single use"."""
+    if isinstance(value, str) and value.endswith(MULTI_USE_MARK):
+        return value[: -len(MULTI_USE_MARK)], False
+    return value, True
 
 
 def credential_parameters() -> tuple[str, ...]:
@@ -82,7 +108,8 @@ def conceal_credentials(request: HttpRequest) -> None:
     names = [name for name in credential_parameters() if name in query]
     if not names:
         return
-    masked = copy.copy(query)  # shallow: only the masked lists are replaced
+    # Shallow (and mutable): only the masked lists are replaced.
+    masked = cast(QueryDict, copy.copy(query))
     for name in names:
         masked.setlist(name, [MASK] * len(query.getlist(name)))
     masked._mutable = False

@@ -20,9 +20,11 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from . import claims
 from .conf import app_settings
 from .credentials import (
+    admit_into_session,
     carries_credentials,
     clean_url,
     conceal_credentials,
+    read_remembered,
     request_credentials,
     session_key,
 )
@@ -92,21 +94,17 @@ def _remember(request: HttpRequest, place: str, purpose: str, ticket: Ticket) ->
             ticket_uuid=ticket.uuid,
         )
     redirect = HttpResponseRedirect(location, status=status)
-    session = request.session
-    # Rotate the key, as django.contrib.auth.login() does: a session id planted
-    # in the browser before this request never gains the ticket.
-    if session.session_key is not None:
-        session.cycle_key()
-    session[session_key(place, purpose)] = str(ticket.uuid)
+    admit_into_session(request, place, purpose, ticket)
     return protect_response(redirect)
 
 
 def _claim_remembered(request: HttpRequest, remembered: Any, place: str, purpose: str) -> Ticket:
-    taking = claims.Claim(model=Ticket, ticket_uuid=parse_uuid(remembered), request=request)
+    value, single_use = read_remembered(remembered)
+    taking = claims.Claim(model=Ticket, ticket_uuid=parse_uuid(value), request=request)
     # On the request before the claim is taken: abandon() finds it even if
     # taking is interrupted half-way.
     setattr(request, claims.CLAIM_ATTRIBUTE, taking)
-    ticket: Ticket = taking.take_remembered(place, purpose)
+    ticket: Ticket = taking.take_remembered(place, purpose, single_use=single_use)
     return ticket
 
 
@@ -148,10 +146,12 @@ def admit(
             if claim:
                 ticket = _claim_remembered(request, remembered, place, purpose)
             else:
-                ticket = verify_session(remembered, place, purpose)
+                ticket = verify_session(read_remembered(remembered)[0], place, purpose)
     except TicketError as error:
         ticket_uuid = error.ticket_uuid or (
-            credentials.uuid if credentials is not None else _uuid_or_none(remembered)
+            credentials.uuid
+            if credentials is not None
+            else _uuid_or_none(read_remembered(remembered)[0])
         )
         return _refusal(request, error, refusal_handler, place, purpose, ticket_uuid)
     _attach(request, ticket)

@@ -72,6 +72,18 @@ class TicketRevokedError(TicketError):
     default_message = "The ticket has been revoked."
 
 
+class TicketLockedError(TicketError):
+    """Ticket found, but locked after too many failed guesses of its code or password.
+
+    Raised only to holders of a proven credential (a signed token, a session
+    admitted earlier). A guess at a code or password on a locked ticket gets a
+    plain :class:`CredentialsError`, so the answer tells nothing.
+    """
+
+    reason = "locked"
+    default_message = "The ticket is locked after too many failed attempts."
+
+
 class TicketServiceUnavailable(TicketError):
     """The stamp cache is down and TICKETOFFICE_CACHE_FAILURE is "closed"."""
 

@@ -11,6 +11,7 @@ from django.forms.fields import JSONString
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .attempts import MAX_LIMIT
 from .conf import app_settings
 from .models import Ticket
 from .tokens import MAX_EXPIRY
@@ -101,9 +102,22 @@ class TicketAddForm(forms.ModelForm):
         help_text=_("Issue a ticket that stays valid until it is used or revoked."),
     )
 
+    max_uses = forms.IntegerField(
+        label=_("maximum uses"),
+        required=False,
+        min_value=1,
+        initial=1,
+        help_text=_("How many stamped uses the ticket allows (default 1)."),
+    )
+    unlimited_uses = forms.BooleanField(
+        label=_("unlimited uses"),
+        required=False,
+        help_text=_("Any number of uses until the expiry (needs an expiry or a lifetime)."),
+    )
+
     class Meta:
         model = Ticket
-        fields = ["place", "purpose", "data", "expiry_datetime"]
+        fields = ["place", "purpose", "data", "expiry_datetime", "max_uses", "max_attempts"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -146,6 +160,17 @@ class TicketAddForm(forms.ModelForm):
             raise forms.ValidationError(_("The lifetime must be positive."), code="invalid")
         return lifetime
 
+    def clean_max_attempts(self) -> int | None:
+        """From 1 to 100 failed guesses (NIST SP 800-63B §5.2.2); empty for the setting."""
+        value = self.cleaned_data.get("max_attempts")
+        if value is not None and not 1 <= value <= MAX_LIMIT:
+            raise forms.ValidationError(
+                _("Allow from 1 to %(max)d failed attempts."),
+                code="range",
+                params={"max": MAX_LIMIT},
+            )
+        return value
+
     def clean(self) -> dict[str, Any]:
         """Set place and purpose; choose the expiry from one of the three ways to give it."""
         cleaned_data = super().clean() or {}
@@ -164,7 +189,14 @@ class TicketAddForm(forms.ModelForm):
             )
         if never:
             cleaned_data["expiry_datetime"] = None
-            return cleaned_data
+        else:
+            self._clean_expiry(cleaned_data, lifetime, expiry)
+        self._clean_uses(cleaned_data)
+        return cleaned_data
+
+    def _clean_expiry(
+        self, cleaned_data: dict[str, Any], lifetime: timedelta | None, expiry: Any
+    ) -> None:
         now = timezone.now()
         # A token cannot carry a later expiry (and the datetime would overflow).
         too_late = forms.ValidationError(
@@ -193,7 +225,20 @@ class TicketAddForm(forms.ModelForm):
             )
         elif expiry is not None and expiry > MAX_EXPIRY:
             self.add_error("expiry_datetime", too_late)
-        return cleaned_data
+
+    def _clean_uses(self, cleaned_data: dict[str, Any]) -> None:
+        if cleaned_data.get("unlimited_uses"):
+            cleaned_data["max_uses"] = None
+            if cleaned_data.get("expiry_datetime") is None:
+                self.add_error(
+                    "unlimited_uses",
+                    forms.ValidationError(
+                        _("A ticket with unlimited uses needs an expiry or a lifetime."),
+                        code="unlimited_without_expiry",
+                    ),
+                )
+        elif cleaned_data.get("max_uses") is None and not self.has_error("max_uses"):
+            cleaned_data["max_uses"] = 1
 
 
 class TicketChangeForm(forms.ModelForm):

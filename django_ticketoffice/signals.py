@@ -6,12 +6,19 @@ the refusal is answered (a refusal writes nothing).
 
 ``ticket_issued(sender=Ticket, ticket)``
     A ticket was created by :meth:`TicketManager.issue`.
-``ticket_used(sender=Ticket, ticket, request)``
-    A ticket was consumed (``request`` is None outside a view).
+``ticket_used(sender=Ticket, ticket, request, use_number)``
+    A ticket was consumed (``request`` is None outside a view). ``use_number``
+    counts from 1; a multi-use ticket sends one signal per use, and is
+    exhausted once ``use_number == ticket.max_uses``.
 ``ticket_revoked(sender=Ticket, tickets, request)``
     Tickets were revoked; ``tickets`` is a list of their uuids.
 ``ticket_refused(sender=Ticket, reason, error, uuid, place, purpose, request)``
     A request presenting a ticket was refused; ``uuid`` is None when unknown.
+``ticket_locked(sender=Ticket, ticket, credential)``
+    A ticket was locked after too many failed checks of a guessable
+    credential; ``credential`` is ``"code"`` or ``"password"``. Sent once per
+    lock, after the commit. Staff may unlock it (``Ticket.unlock()``, the admin
+    action) or re-issue it.
 ``ticket_release_failed(sender=Ticket, ticket, error, request)``
     A protected action failed but its claim could not be undone (the database
     was unreachable): the ticket stays used although its holder got an error.
@@ -26,4 +33,5 @@ ticket_issued = Signal()
 ticket_used = Signal()
 ticket_revoked = Signal()
 ticket_refused = Signal()
+ticket_locked = Signal()
 ticket_release_failed = Signal()

@@ -11,7 +11,8 @@ Django cache backend it uses the portable cache API.
 Key layout (``{uuid}`` keeps every key of a ticket in one Redis Cluster slot)::
 
     <prefix>{<uuid>}          b"used" or b"revoked"
-    <prefix>{<uuid>}:claim    b"1" while a stamped view runs
+    <prefix>{<uuid>}:claim    b"1" while a stamped view runs (single-use tickets)
+    <prefix>{<uuid>}:attempts the count of guesses at its code or password
 
 A circuit breaker keeps a failing cache out of the request path for
 ``TICKETOFFICE_CACHE_RETRY_INTERVAL`` seconds and logs one warning per
@@ -27,6 +28,7 @@ transaction leaves no stamp.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
@@ -50,6 +52,19 @@ logger = logging.getLogger("django_ticketoffice.stamps")
 
 USED = "used"
 REVOKED = "revoked"
+# A multi-use ticket used up: refused like "used", but not final (a use still
+# in flight may fail and give its use back), so never kept in process memory.
+SPENT = "spent"
+# Written over the stamp when a use of a multi-use ticket is undone: reads as a
+# miss, and keeps the "used" stamp of a concurrent use out (SET NX) meanwhile.
+HELD = "held"
+
+# DECR only a counter that still exists: a missing key must not come back
+# negative and without a TTL.
+_DECR_EXISTING = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end
+return 0
+"""
 
 
 class StampStore:
@@ -74,6 +89,10 @@ class StampStore:
     def claim_key(self, ticket_uuid: uuid.UUID) -> str:
         """Return the claim key of a ticket (same Redis Cluster slot as its stamp)."""
         return f"{self.prefix}{{{ticket_uuid}}}:claim"
+
+    def attempts_key(self, ticket_uuid: uuid.UUID) -> str:
+        """Return the key counting guesses at a ticket's code or password (same slot)."""
+        return f"{self.prefix}{{{ticket_uuid}}}:attempts"
 
     # Circuit breaker ---------------------------------------------------
 
@@ -142,6 +161,8 @@ class StampStore:
             return None
         if isinstance(value, bytes):
             value = value.decode("ascii", "replace")
+        if value == SPENT:
+            return USED
         if value not in (USED, REVOKED):
             return None
         self.local.put(ticket_uuid, value)
@@ -168,12 +189,17 @@ class StampStore:
         *,
         release_claims: bool = False,
     ) -> None:
-        """Record the same final state for many tickets, in one round trip where possible."""
-        if state not in (USED, REVOKED):
+        """Record the same state for many tickets, in one round trip where possible.
+
+        "used" and "revoked" are final, and kept in process memory too; "spent"
+        (a multi-use ticket used up) only in the cache.
+        """
+        if state not in (USED, REVOKED, SPENT):
             raise ValueError(f"Unknown stamp {state!r}")
         tickets = list(tickets)
-        for ticket_uuid, _expiry in tickets:
-            self.local.put(ticket_uuid, state)
+        if state != SPENT:
+            for ticket_uuid, _expiry in tickets:
+                self.local.put(ticket_uuid, state)
         items = [(self.key(u), self.ttl(expiry)) for u, expiry in tickets]
         if not items or not self.available:
             return
@@ -266,6 +292,58 @@ class StampStore:
         except Exception as error:
             self._failed("release", error)
 
+    def hold_off(self, ticket_uuid: uuid.UUID) -> None:
+        """Replace a ticket's stamp with a short-lived "held" marker (a multi-use ticket's
+        undone use).
+
+        The marker reads as a miss, so the database decides; and for
+        ``TICKETOFFICE_CLAIM_TTL`` seconds it keeps out the "used" stamp of a
+        concurrent use that exhausted the ticket before this undo gave a use back.
+        """
+        if not self.available:
+            return
+        try:
+            self._put(self.key(ticket_uuid), HELD, int(app_settings.CLAIM_TTL))
+        except Exception as error:
+            self._failed("hold", error)
+
+    # Attempt counters (see :mod:`django_ticketoffice.attempts`) ----------
+
+    def count_attempt(self, ticket_uuid: uuid.UUID, expiry: datetime | None) -> int | None:
+        """Add one to a ticket's guess counter, atomically, and return the new count.
+
+        The counter lives as long as the ticket (or ``STAMP_TTL``). None: the
+        cache cannot count now, and the database counts instead.
+        """
+        if not self.available:
+            return None
+        try:
+            count = self._incr(self.attempts_key(ticket_uuid), self.ttl(expiry))
+        except Exception as error:
+            self._failed("count", error)
+            return None
+        self._succeeded()
+        return count
+
+    def uncount_attempt(self, ticket_uuid: uuid.UUID) -> None:
+        """Take back one guess counted by :meth:`count_attempt` (it was right)."""
+        if not self.available:
+            return
+        try:
+            self._decr(self.attempts_key(ticket_uuid))
+        except Exception as error:
+            self._failed("uncount", error)
+
+    def forget_attempts(self, ticket_uuids: Iterable[uuid.UUID]) -> None:
+        """Drop the guess counters of tickets (they were unlocked)."""
+        keys = [self.attempts_key(u) for u in ticket_uuids]
+        if not keys or not self.available:
+            return
+        try:
+            self._delete(*keys)
+        except Exception as error:
+            self._failed("forget", error)
+
     def ttl(self, expiry: datetime | None) -> int:
         """Seconds a stamp must live: the ticket's remaining lifetime, or STAMP_TTL."""
         if expiry is None:
@@ -302,6 +380,23 @@ class StampStore:
 
     def _delete(self, *keys: str) -> None:
         caches[self.alias].delete_many(keys, version=0)
+
+    def _put(self, key: str, value: str, ttl: int) -> None:
+        caches[self.alias].set(key, value, timeout=ttl, version=0)
+
+    def _incr(self, key: str, ttl: int) -> int:
+        cache = caches[self.alias]
+        if cache.add(key, 1, timeout=ttl, version=0):
+            return 1
+        try:
+            return int(cache.incr(key, version=0))
+        except ValueError:  # expired between add() and incr()
+            cache.add(key, 1, timeout=ttl, version=0)
+            return 1
+
+    def _decr(self, key: str) -> None:
+        with contextlib.suppress(ValueError):  # gone: nothing to take back
+            caches[self.alias].decr(key, version=0)
 
 
 # One round trip before a stamped view: the stamp if there is one, else the
@@ -379,6 +474,21 @@ class RedisStampStore(StampStore):
     def _delete(self, *keys: str) -> None:
         self._client().delete(*keys)
 
+    def _put(self, key: str, value: str, ttl: int) -> None:
+        self._client().set(key, value.encode("ascii"), ex=ttl)
+
+    def _incr(self, key: str, ttl: int) -> int:
+        # One round trip, one slot: MULTI INCR EXPIRE EXEC. The TTL follows the
+        # ticket's remaining lifetime on every guess.
+        pipe = self._client().pipeline(transaction=True)
+        pipe.incr(key)
+        pipe.expire(key, ttl)
+        count, _ = pipe.execute()
+        return int(count)
+
+    def _decr(self, key: str) -> None:
+        self._client().eval(_DECR_EXISTING, 1, key)
+
     def _drop_connections(self) -> None:
         # Sockets to a killed or restarted server fail once each; drop them all
         # now so that the first try after the retry interval reconnects.
@@ -450,5 +560,7 @@ def write_back(ticket: Any, error: TicketError) -> None:
     """
     if isinstance(error, (TicketUsedError, TicketRevokedError)):
         state = USED if isinstance(error, TicketUsedError) else REVOKED
+        if state == USED and getattr(ticket, "max_uses", 1) != 1:
+            state = SPENT
         ticket_uuid, expiry = ticket.uuid, ticket.expiry_datetime
         on_ticket_commit(lambda: get_store().write_back(ticket_uuid, state, expiry), ticket)

@@ -1,9 +1,12 @@
 """The states of a ticket, and the refusal each one gives.
 
-A ticket is *valid* until it is used, revoked or past its expiry. When both a
-use and a revocation are recorded, the use came first (a revocation is recorded
-even while a claim is in flight, so that undoing the claim cannot revive the
-ticket), so the ticket counts as used.
+A ticket is *valid* until it is used up, revoked, locked or past its expiry.
+A multi-use ticket counts as *used* only once its last use is taken (its
+``usage_datetime`` is set then). When both a use and a revocation are
+recorded, the use came first (a revocation is recorded even while a claim is
+in flight, so that undoing the claim cannot revive the ticket), so the ticket
+counts as used. A *locked* ticket had too many failed guesses of its code or
+password; staff may unlock it.
 """
 
 from __future__ import annotations
@@ -14,27 +17,36 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
-from .exceptions import TicketError, TicketExpiredError, TicketRevokedError, TicketUsedError
+from .exceptions import (
+    TicketError,
+    TicketExpiredError,
+    TicketLockedError,
+    TicketRevokedError,
+    TicketUsedError,
+)
 
 STATUS_VALID = "valid"
 STATUS_USED = "used"
 STATUS_EXPIRED = "expired"
 STATUS_REVOKED = "revoked"
+STATUS_LOCKED = "locked"
 
 
 def valid_q(now: datetime) -> Q:
     """The SQL condition of a valid ticket at ``now``."""
-    return Q(usage_datetime__isnull=True, revocation_datetime__isnull=True) & (
-        Q(expiry_datetime__isnull=True) | Q(expiry_datetime__gte=now)
-    )
+    return Q(
+        usage_datetime__isnull=True, revocation_datetime__isnull=True, lock_datetime__isnull=True
+    ) & (Q(expiry_datetime__isnull=True) | Q(expiry_datetime__gte=now))
 
 
 def status_of(ticket: Any, now: datetime | None = None) -> str:
-    """Return "used", "revoked", "expired" or "valid" for a ticket's fields."""
+    """Return "used", "revoked", "locked", "expired" or "valid" for a ticket's fields."""
     if ticket.usage_datetime is not None:
         return STATUS_USED
     if ticket.revocation_datetime is not None:
         return STATUS_REVOKED
+    if ticket.lock_datetime is not None:
+        return STATUS_LOCKED
     expiry = ticket.expiry_datetime
     if expiry is not None and expiry < (now or timezone.now()):
         return STATUS_EXPIRED
@@ -44,6 +56,7 @@ def status_of(ticket: Any, now: datetime | None = None) -> str:
 _REFUSALS: dict[str, tuple[type[TicketError], str]] = {
     STATUS_USED: (TicketUsedError, "The ticket has already been used."),
     STATUS_REVOKED: (TicketRevokedError, "The ticket has been revoked."),
+    STATUS_LOCKED: (TicketLockedError, "The ticket is locked after too many failed attempts."),
     STATUS_EXPIRED: (TicketExpiredError, "The ticket has expired."),
 }
 

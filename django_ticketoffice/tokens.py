@@ -20,6 +20,7 @@ import base64
 import binascii
 import functools
 import hashlib
+import hmac
 import math
 import struct
 import time
@@ -104,10 +105,25 @@ def _signer(place: str, purpose: str) -> Signer:
     return Signer(derived, salt=salt, key_derivation="none", digest_method=hashlib.sha256)
 
 
+@functools.lru_cache(maxsize=1)
+def code_keys() -> tuple[bytes, ...]:
+    """Keys that hash short codes, newest first, derived from the signing keys.
+
+    HMAC-SHA256 of a fixed label under each signing key: a key of its own for
+    codes, which a token signature never reveals, and which rotates with
+    ``SECRET_KEY`` (and ``SECRET_KEY_FALLBACKS``) like the tokens.
+    """
+    label = b"django_ticketoffice.code"
+    return tuple(
+        hmac.new(key.encode(), label, hashlib.sha256).digest() for key in reversed(_keys())
+    )
+
+
 @receiver(setting_changed)
 def _reset_signers(*, setting: str, **kwargs: object) -> None:
     if setting in {"SECRET_KEY", "SECRET_KEY_FALLBACKS"} or setting.startswith("TICKETOFFICE_"):
         _signer.cache_clear()
+        code_keys.cache_clear()
 
 
 def _b64encode(data: bytes) -> bytes:

@@ -8,11 +8,14 @@
 
 Only the database may accept a ticket; the cache may only refuse one.
 
-0.2's ``uuid`` + ``password`` credentials skip the cache: their state is told
-only to the holder of the password, so the SELECT and the hash run anyway.
-Every failed password check costs one run of Django's default password
-hasher, as :class:`django.contrib.auth.backends.ModelBackend` does for
-unknown users, so that timing does not tell which uuids exist.
+0.2's ``uuid`` + ``password`` credentials and short codes skip the cache:
+their state is told only to the holder of the secret, so the SELECT and the
+check run anyway. Both can be guessed, so their failures are counted per
+ticket, and too many lock it (:mod:`django_ticketoffice.attempts`); a guess
+at a locked ticket gets the same answer as any wrong guess. Every failed
+password check costs one run of Django's default password hasher, as
+:class:`django.contrib.auth.backends.ModelBackend` does for unknown users, so
+that timing does not tell which uuids exist, nor which tickets are locked.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any
 from django.apps import apps
 from django.db import router
 
-from . import hashers, statements
+from . import attempts, codes, hashers, statements
 from .exceptions import CredentialsError, NoTicketError
 from .stamps import get_store, write_back
 from .states import refusal_for, refusal_for_state
@@ -113,16 +116,35 @@ def _verify_signed(credentials: Credentials, place: str, purpose: str) -> Any:
     return ticket
 
 
+def _no_match() -> CredentialsError:
+    return CredentialsError("No ticket matches these credentials.")
+
+
 def _verify_password(credentials: Credentials, place: str, purpose: str) -> Any:
+    secret = credentials.secret
     try:
         ticket = fetch_ticket(credentials.uuid, place, purpose)
     except CredentialsError:
-        hashers.spend_like_a_check(credentials.secret)
+        hashers.spend_like_a_check(secret)
         raise
-    if not ticket.check_password(credentials.secret):
-        if hashers.is_fast(ticket.password):
-            hashers.spend_like_a_check(credentials.secret)
-        raise CredentialsError("No ticket matches these credentials.")
+    if ticket.lock_datetime is not None:
+        hashers.spend_like_a_check(secret)
+        raise _no_match()
+    if hashers.is_fast(ticket.password):
+        # A generated secret cannot be guessed: count failures only, after the check.
+        if not ticket.check_password(secret):
+            attempts.count_failure(ticket, attempts.PASSWORD)
+            hashers.spend_like_a_check(secret)
+            raise _no_match()
+    else:
+        attempt = attempts.Attempt(ticket, attempts.PASSWORD)
+        if not attempt.reserve():
+            hashers.spend_like_a_check(secret)
+            raise _no_match()
+        if not ticket.check_password(secret):  # the hasher runs once
+            attempt.failed()
+            raise _no_match()
+        attempt.succeeded()
     # 0.2 reveals "used" or "expired" only to the holder of the password.
     _refuse_if_not_valid(ticket)
     return ticket
@@ -143,6 +165,28 @@ def verify_token(token: Any, place: str = "", purpose: str = "") -> Any:
 def verify_password(uuid: Any, password: Any, place: str = "", purpose: str = "") -> Any:
     """Return the valid ticket behind 0.2's uuid + password, or raise a TicketError."""
     return verify(password_credentials(uuid, password), place, purpose)
+
+
+def verify_code(uuid: Any, code: Any, place: str = "", purpose: str = "") -> Any:
+    """Return the valid ticket whose short code is ``code``, or raise a TicketError.
+
+    Every wrong code counts against the ticket; past its limit the ticket is
+    locked, and every answer about it reads like a wrong code.
+    """
+    ticket_uuid = parse_uuid(uuid)
+    clean = codes.clean_code(code)
+    ticket = fetch_ticket(ticket_uuid, place, purpose)
+    if ticket.lock_datetime is not None or not ticket.code_hash:
+        raise _no_match()
+    attempt = attempts.Attempt(ticket, attempts.CODE)
+    if not attempt.reserve():
+        raise _no_match()
+    if not codes.check_code(ticket.uuid, clean, ticket.code_hash):
+        attempt.failed()
+        raise _no_match()
+    attempt.succeeded()
+    _refuse_if_not_valid(ticket)
+    return ticket
 
 
 def verify_session(ticket_uuid: Any, place: str = "", purpose: str = "") -> Any:

@@ -89,6 +89,7 @@ def test_changelist_shows_every_column_and_status(admin_client, tickets):
         "column-place",
         "column-purpose",
         "column-status_display",
+        "column-uses_display",
         "column-created",
         "column-expires",
     ]
@@ -507,6 +508,9 @@ def test_add_form_has_the_issuing_fields(admin_client):
         "expiry_datetime",
         "lifetime",
         "never_expires",
+        "max_uses",
+        "unlimited_uses",
+        "max_attempts",
     }
     assert form.fields["place"].required and form.fields["purpose"].required
     html = response.content.decode()

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from benchmarks.harness import Cluster, Measure, Rounds, Stats, quantile, run_rounds
 from benchmarks.targets import TARGETS
@@ -140,6 +141,8 @@ def tiny_run(tmp_path_factory) -> Path:
         DJANGO_SETTINGS_MODULE="benchmarks.settings",
         BENCH_DATABASE_URL=f"sqlite:///{directory}/bench.sqlite3",
         BENCH_REDIS_URL=redis_url,
+        # The suite's db: the run writes and deletes only keys the suite owns.
+        BENCH_KEY_PREFIX=f"{settings.TEST_KEY_PREFIX}:bench:",
         BENCH_DOWN_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
     )
     output = directory / "out"

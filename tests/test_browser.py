@@ -267,3 +267,64 @@ def check_invitation_journey(page, demo):
     )
     shot(page, "6-changelist-1366")
     assert widths[0] <= 1366 and widths[1] <= 1366, widths
+
+
+def test_sign_in_with_a_code_in_a_real_browser(page, demo, chromium):
+    with evidence(demo, page):
+        check_code_journey(page, demo, chromium)
+
+
+def check_code_journey(page, demo, chromium):
+    base = demo.base_url
+
+    # 1. Ask for a code with the admin's address; the demo's mailbox shows it.
+    page.goto("/accounts/sign-in/")
+    page.fill("#id_email", "admin@example.com")
+    page.click("#ask-code")
+    page.locator("#code-form").wait_for()
+    code = page.locator("#demo-code").inner_text().strip()
+    link = page.locator("#demo-link").get_attribute("href")
+    assert len(code) == 6 and code.isdigit() and link is not None
+    shot(page, "5a-code-sent")
+
+    # 2. The same code typed in another browser (another session) is refused.
+    other = chromium.new_context(base_url=base)
+    stranger = other.new_page()
+    stranger.set_default_timeout(TIMEOUT_MS)
+    stranger.goto("/accounts/sign-in/")
+    stranger.fill("#id_email", "someone@example.com")
+    stranger.click("#ask-code")
+    stranger.locator("#code-form").wait_for()
+    stranger.fill("#id_code", code)
+    with stranger.expect_response(lambda r: r.request.method == "POST") as answer:
+        stranger.click("#send-code")
+    assert answer.value.status == 403
+    assert "This code is not valid" in stranger.content()
+    shot(stranger, "5b-code-refused-in-another-browser")
+    other.close()
+
+    # 3. A typo first (refused, nothing echoed), then the code, typed as a person would.
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    page.fill("#id_code", wrong)
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        page.click("#send-code")
+    assert answer.value.status == 403
+    assert page.locator("#id_code").input_value() == ""
+    page.locator("#id_code").press_sequentially(f"{code[:3]} {code[3:]}")
+    page.click("#send-code")
+    page.wait_for_url(f"{base}/accounts/sign-in/confirm/")
+    assert "Sign in as admin?" in page.locator("h1").inner_text()
+    shot(page, "5c-code-accepted")
+    page.click("#sign-in")
+    page.locator("#signed-in").wait_for()
+    assert page.locator("#signed-in").inner_text() == "Signed in as admin"
+    shot(page, "5d-signed-in")
+
+    # 4. The link of the same mail: its ticket is used now.
+    guest = chromium.new_context(base_url=base)
+    visitor = guest.new_page()
+    response = visitor.goto(link)
+    assert response is not None and response.status == 403
+    assert visitor.locator("[data-reason]").get_attribute("data-reason") == "used"
+    shot(visitor, "5e-link-already-used")
+    guest.close()

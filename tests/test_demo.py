@@ -269,3 +269,31 @@ def test_demo_command_on_a_busy_port_sets_up_nothing(tmp_path):
     assert not (tmp_path / "demo.sqlite3").exists()
     assert "password" not in result.stdout + result.stderr
     assert "ticket=" not in result.stdout + result.stderr
+
+
+def test_sign_in_with_a_code_or_the_link(client, mailoutbox):
+    import re
+
+    from django.test import Client
+
+    user = get_user_model().objects.create_user("ada", "ada@example.com", "pw")
+    assert b'name="email"' in client.get("/accounts/sign-in/").content
+    response = client.post("/accounts/sign-in/", {"email": "ada@example.com"})
+    assert response.status_code == 200
+    code = re.search(rb'id="demo-code">(\d{6})<', response.content).group(1).decode()
+    assert code in mailoutbox[0].body
+    link = local(re.search(r"http://\S+", mailoutbox[0].body).group(0))
+    # Another browser with the code: refused, and it learns nothing.
+    assert Client().post("/accounts/sign-in/", {"code": code}).status_code == 403
+    response = client.post("/accounts/sign-in/", {"code": code})
+    assert response.status_code == 303
+    assert client.get(response["Location"]).content.count(b"Sign in as ada?") == 1
+    response = client.post("/accounts/sign-in/confirm/")
+    assert b"Signed in as ada" in response.content
+    assert client.session["_auth_user_id"] == str(user.pk)
+    # Whichever came first consumed the ticket: the link is used now.
+    assert Client().get(link).status_code == 403
+    # An unknown address: the same page, no mail.
+    unknown = Client().post("/accounts/sign-in/", {"email": "nobody@example.com"})
+    assert unknown.status_code == 200 and b"Enter your code" in unknown.content
+    assert len(mailoutbox) == 1

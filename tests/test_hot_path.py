@@ -22,7 +22,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from django_ticketoffice import statements
-from django_ticketoffice.claims import claim_by_uuid
+from django_ticketoffice.claims import claim_single_by_uuid as claim_by_uuid
 from django_ticketoffice.decorators import invitation_required, session_key, stamp_invitation
 from django_ticketoffice.models import Ticket
 from django_ticketoffice.stamps import get_store

@@ -89,7 +89,7 @@ def test_ticket_used_by_use(used, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         ticket.use()
         assert used.calls == []
-    assert used.calls == [{"sender": Ticket, "ticket": ticket, "request": None}]
+    assert used.calls == [{"sender": Ticket, "ticket": ticket, "request": None, "use_number": 1}]
 
 
 def test_ticket_used_by_a_view_carries_the_request(

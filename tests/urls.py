@@ -25,6 +25,8 @@ urlpatterns = [
     path("report/", views.report, name="report"),
     path("slow/", views.slow, name="slow"),
     path("async-race/", views.async_race, name="async-race"),
+    path("code/", views.CodeView.as_view(), name="code"),
+    path("broken-code/", views.BrokenCodeView.as_view(), name="broken-code"),
     # A catch-all prefix, as some projects have: "//evil.example/x/anywhere/" matches.
     re_path(r"^(?P<prefix>.*)/anywhere/$", views.anywhere, name="anywhere"),
 ]

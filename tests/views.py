@@ -196,3 +196,33 @@ async def async_race(request):
 
     await sync_to_async(Visit.objects.create)(ticket_uuid=request.ticket.uuid)
     return HttpResponse("async raced")
+
+
+# Views below serve the code tests (tests/test_codes.py).
+
+from django_ticketoffice.code_views import CodeSignInView  # noqa: E402
+
+# What CodeView "sent": (email, uuid, token, code), newest last.
+OUTBOX: list[tuple[str, str, str, str]] = []
+
+
+class CodeView(CodeSignInView):
+    """Sign in to the Louvre with a code; nobody@example.com has no account."""
+
+    place = "louvre"
+    purpose = "visit"
+    success_url = "race"
+
+    def ticket_data(self, form):
+        email = form.cleaned_data["email"]
+        return None if email == "nobody@example.com" else {"email": email}
+
+    def send_code(self, form, ticket, token, code):
+        OUTBOX.append((form.cleaned_data["email"], str(ticket.uuid), token, code))
+
+
+class BrokenCodeView(CodeView):
+    """Fails after a right code, so that an error report is made of the request."""
+
+    def get_success_url(self, ticket):
+        raise RuntimeError("a bug after the code was checked")

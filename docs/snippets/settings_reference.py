@@ -51,3 +51,5 @@ TICKETOFFICE_DEFAULT_LIFETIME = timedelta(days=7)
 # Where a visitor whose link expired, was used or was revoked asks for a new one:
 # a URL name, path or URL for every ticket, or {"place:purpose": url, "*": url}.
 TICKETOFFICE_NEW_LINK_URLS = None
+# Failed guesses of a short code or a 0.2 password that lock a ticket.
+TICKETOFFICE_MAX_ATTEMPTS = {"code": 5, "password": 10}

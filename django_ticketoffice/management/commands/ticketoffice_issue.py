@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from ...conf import app_settings
 from ...links import ticket_url
-from ...models import Ticket
+from ...models import Ticket, check_limits
 from ...signals import ticket_issued
 from ...tokens import MAX_EXPIRY, make_token
 from ...utils import as_lifetime, format_duration
@@ -61,6 +61,17 @@ class Command(BaseCommand):
             help="URL name or path of the view: print one-link URLs. Default: the entry of "
             'TICKETOFFICE_URLS for "place:purpose", if any.',
         )
+        parser.add_argument(
+            "--max-uses",
+            default="1",
+            help='Stamped uses each ticket allows (default 1), or "unlimited" (needs --lifetime).',
+        )
+        parser.add_argument(
+            "--max-attempts",
+            type=int,
+            help="Failed guesses of a code or password that lock a ticket (1 to 100; "
+            "default: TICKETOFFICE_MAX_ATTEMPTS).",
+        )
         parser.add_argument("--count", type=int, default=1, help="How many tickets (default 1).")
         parser.add_argument(
             "--format", choices=["text", "json", "csv"], default="text", help="Output format."
@@ -96,9 +107,16 @@ class Command(BaseCommand):
                 f"{options['lifetime']!r} goes beyond."
             )
         expiry = now + lifetime if lifetime is not None else None
+        max_uses = self._max_uses(options["max_uses"], lifetime)
+        max_attempts = options["max_attempts"]
+        try:
+            check_limits(max_uses, max_attempts, expiry)
+        except ValueError as error:
+            raise CommandError(f"--max-attempts: {error}") from None
 
         write = {"text": self._write_text, "json": self._write_json, "csv": self._write_csv}
-        rows = self._issue(place, purpose, data, expiry, url_name, count, batch_size)
+        limits = {"max_uses": max_uses, "max_attempts": max_attempts}
+        rows = self._issue(place, purpose, data, expiry, limits, url_name, count, batch_size)
         write[options["format"]](rows)
 
     def _lifetime(self, options: dict[str, Any]) -> Any:
@@ -115,6 +133,18 @@ class Command(BaseCommand):
             options["lifetime"] = format_duration(lifetime)
         return lifetime
 
+    def _max_uses(self, value: str, lifetime: Any) -> int | None:
+        if value.strip().lower() == "unlimited":
+            if lifetime is None:
+                raise CommandError("--max-uses unlimited needs a --lifetime.")
+            return None
+        try:
+            return positive_int(int(value), "--max-uses")
+        except ValueError:
+            raise CommandError(
+                f'--max-uses must be a positive integer or "unlimited", got {value!r}.'
+            ) from None
+
     def _configured_url(self, place: str, purpose: str) -> str | None:
         urls = app_settings.URLS
         return urls.get(f"{place}:{purpose}") if isinstance(urls, dict) else None
@@ -125,6 +155,7 @@ class Command(BaseCommand):
         purpose: str,
         data: Any,
         expiry: datetime | None,
+        limits: dict[str, Any],
         url_name: str | None,
         count: int,
         batch_size: int,
@@ -140,7 +171,11 @@ class Command(BaseCommand):
             batch = []
             for _ in range(size):
                 ticket = Ticket(
-                    place=place, purpose=purpose, data=copy.deepcopy(data), expiry_datetime=expiry
+                    place=place,
+                    purpose=purpose,
+                    data=copy.deepcopy(data),
+                    expiry_datetime=expiry,
+                    **limits,
                 )
                 batch.append((ticket, ticket.generate_password()))
             with transaction.atomic():

@@ -1,0 +1,32 @@
+"""How-to: attempt limits on codes and 0.2 passwords, and what staff do about a lock."""
+
+import logging
+
+from django.dispatch import receiver
+
+from django_ticketoffice.signals import ticket_locked
+
+# [settings]
+# Failed guesses that lock a ticket (these are the defaults). Each from 1 to 100.
+TICKETOFFICE_MAX_ATTEMPTS = {"code": 5, "password": 10}
+# [/settings]
+
+security = logging.getLogger("museum.security")
+
+
+# [signal]
+@receiver(ticket_locked, dispatch_uid="alert-ticket-locked")
+def alert_on_lock(sender, ticket, credential, **kwargs):
+    security.warning("ticket %s locked after too many wrong %ss", ticket.uuid, credential)
+
+
+# [/signal]
+
+
+# [unlock]
+def unlock_for_the_holder(ticket):
+    """After checking who asks: unlock and reset the count (or issue a new ticket)."""
+    return ticket.unlock()  # False if it was not locked
+
+
+# [/unlock]

@@ -24,6 +24,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django_ticketoffice",
+    "django_ticketoffice.contrib.audit",
     "tests",
 ]
 
@@ -93,6 +94,13 @@ if os.environ.get("TEST_SERVER_REDIS_URL"):
     CACHES["server"] = dict(CACHES["redis"], LOCATION=os.environ["TEST_SERVER_REDIS_URL"])
 # Fail fast in tests that stop Redis.
 TICKETOFFICE_CACHE_RETRY_INTERVAL = 5.0
+
+# The audit trail is installed (its table exists) but records nothing, so that
+# the suite's query counts stay about tickets; tests/test_audit.py turns it on.
+TICKETOFFICE_AUDIT_ENABLED = os.environ.get("TEST_AUDIT_ENABLED", "") == "1"
+
+# Password-reset links: Django's default (3 days).
+PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600
 
 LOGGING = {
     "version": 1,

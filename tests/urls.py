@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import path, re_path
 
-from . import views
+from . import api_views, views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -25,6 +25,12 @@ urlpatterns = [
     path("report/", views.report, name="report"),
     path("slow/", views.slow, name="slow"),
     path("async-race/", views.async_race, name="async-race"),
+    # Integrations (django_ticketoffice.contrib): tests/test_contrib_*.py.
+    path("api/drf/download/", api_views.drf_download, name="drf-download"),
+    path("api/drf/peek/", api_views.drf_peek, name="drf-peek"),
+    path("api/drf/view/", api_views.DrfDownloadView.as_view(), name="drf-view"),
+    path("api/drf/unguarded/", api_views.drf_unguarded, name="drf-unguarded"),
+    path("api/ninja/", api_views.ninja_api.urls),
     # A catch-all prefix, as some projects have: "//evil.example/x/anywhere/" matches.
     re_path(r"^(?P<prefix>.*)/anywhere/$", views.anywhere, name="anywhere"),
 ]

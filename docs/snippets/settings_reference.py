@@ -37,3 +37,14 @@ TICKETOFFICE_URLS = {}
 
 # Dotted path of handler(request, error) -> HttpResponse for refusals.
 TICKETOFFICE_REFUSAL_HANDLER = None
+
+# Optional apps (django_ticketoffice.contrib); the core never reads these.
+# contrib.audit: record events at all; keep client IPs "full", "truncate"d
+# (/24, /48), as a keyed "hash", or "drop" them; seconds over which the
+# admissions and refusals of one ticket are counted in one row.
+TICKETOFFICE_AUDIT_ENABLED = True
+TICKETOFFICE_AUDIT_IP = "truncate"
+TICKETOFFICE_AUDIT_INTERVAL = 60
+
+# contrib.unsubscribe: dotted path of unsubscribe(recipient, mailing_list, *, ticket, request).
+TICKETOFFICE_UNSUBSCRIBE_HANDLER = None

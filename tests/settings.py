@@ -99,6 +99,9 @@ TICKETOFFICE_CACHE_RETRY_INTERVAL = 5.0
 # the suite's query counts stay about tickets; tests/test_audit.py turns it on.
 TICKETOFFICE_AUDIT_ENABLED = os.environ.get("TEST_AUDIT_ENABLED", "") == "1"
 
+# The API integrations' tests (tests/api_views.py): drf-spectacular's schemas.
+REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
+
 # Password-reset links: Django's default (3 days).
 PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600
 

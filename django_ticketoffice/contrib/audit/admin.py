@@ -15,6 +15,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from ... import admin as ticket_admin  # noqa: F401  (registers the ticket admin first)
 from ...models import Ticket
@@ -51,7 +52,7 @@ class TicketEventInline(admin.TabularInline):  # type: ignore[type-arg]
     max_num = 0
     can_delete = False
     show_change_link = False
-    verbose_name_plural = "audit trail (newest %d events)" % INLINE_LIMIT
+    verbose_name_plural = _("audit trail (newest events)")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         """The trail is written by the library only."""
@@ -73,7 +74,7 @@ class TicketEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("time", "kind", "reason", "count", "place", "purpose", "ticket_id", "client_ip")
     list_filter = ("kind", "reason", "place", "purpose")
     search_fields = ("place", "purpose")
-    search_help_text = "A place, a purpose, or a ticket's full uuid."
+    search_help_text = _("A place, a purpose, or a ticket's full uuid.")
     date_hierarchy = "time"
     show_full_result_count = False
     fields = ("ticket_id", "place", "purpose", "window_start", *EVENT_FIELDS)

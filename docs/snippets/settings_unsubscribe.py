@@ -1,0 +1,11 @@
+"""Settings for one-click unsubscribe links (a fragment of settings.py)."""
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django_ticketoffice",  # its templates: ticketoffice/unsubscribe_confirm.html, unsubscribed.html
+]
+
+# RFC 8058: the List-Unsubscribe URL must be https. Links are built from this
+# base, never from the Host header of whatever request sends the mailing.
+TICKETOFFICE_BASE_URL = "https://news.example.com"

@@ -264,8 +264,10 @@ def test_the_ticket_page_shows_its_trail(audit, admin_client, frozen):
     assert "Audit trail (newest events)" in page
     assert "Trail browser" in page
     assert "admitted" in page
-    # The trail is read-only: no inputs, no delete boxes.
-    assert 'name="audit_events-0-' not in page
+    # The trail is read-only: no editable field, no delete box (only the row id).
+    assert 'name="audit_events-0-id"' in page
+    assert 'name="audit_events-0-kind"' not in page
+    assert 'name="audit_events-0-DELETE"' not in page
     # The list of all events, searchable by uuid.
     Ticket.objects.issue("louvre", "visit")[1]
     response = admin_client.get("/admin/ticketoffice_audit/ticketevent/", {"q": str(ticket.uuid)})

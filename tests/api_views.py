@@ -21,6 +21,8 @@ from django_ticketoffice.contrib.ninja import (
 from django_ticketoffice.contrib.rest_framework import (
     HasTicket,
     TicketAuthentication,
+)
+from django_ticketoffice.contrib.rest_framework import (
     consume_ticket as drf_consume_ticket,
 )
 

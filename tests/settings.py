@@ -23,6 +23,10 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # The integrations' packages (the test extra has them; nothing of the core needs them).
+    "rest_framework",
+    "drf_spectacular",
+    "ninja",
     "django_ticketoffice",
     "django_ticketoffice.contrib.audit",
     "tests",

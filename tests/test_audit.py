@@ -66,7 +66,7 @@ def events(**filters):
     return list(TicketEvent.objects.filter(**filters).order_by("time", "pk"))
 
 
-# One ticket's life ------------------------------------------------------------------------
+# One ticket's life -------------------------------------------------------------------------------
 
 
 def test_a_ticket_life_is_recorded(audit, django_capture_on_commit_callbacks, admin_client):
@@ -92,7 +92,7 @@ def test_a_ticket_life_is_recorded(audit, django_capture_on_commit_callbacks, ad
         ("used", "", 1),
         ("refused", "used", 1),
     ]
-    issued, admitted, used, refused = trail
+    _issued, admitted, used, refused = trail
     assert (admitted.place, admitted.purpose) == ("louvre", "visit")
     assert (admitted.client_ip, admitted.user_agent) == ("203.0.113.7", "Museum browser/1.0")
     assert used.client_ip == "203.0.113.7"
@@ -106,13 +106,13 @@ def test_a_ticket_life_is_recorded(audit, django_capture_on_commit_callbacks, ad
 def test_nothing_is_recorded_when_disabled(settings, django_capture_on_commit_callbacks):
     settings.TICKETOFFICE_AUDIT_ENABLED = False
     with django_capture_on_commit_callbacks(execute=True):
-        ticket, token = Ticket.objects.issue("louvre", "visit")
+        _ticket, token = Ticket.objects.issue("louvre", "visit")
         Client().get(link("/race/", token))
         Client().get(link("/race/", token))
     assert TicketEvent.objects.count() == 0
 
 
-# Client addresses ---------------------------------------------------------------------------
+# Client addresses --------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -142,12 +142,12 @@ def test_hashed_addresses_are_keyed_and_stable(settings):
 
 def test_the_default_truncates(audit, settings, django_capture_on_commit_callbacks):
     del settings.TICKETOFFICE_AUDIT_IP
-    ticket, token = Ticket.objects.issue("louvre", "visit")
+    _ticket, token = Ticket.objects.issue("louvre", "visit")
     Client(REMOTE_ADDR="203.0.113.7").get(link("/peek/", token))
     assert events(kind="admitted")[0].client_ip == "203.0.113.0/24"
 
 
-# A flood is not a write flood ------------------------------------------------------------------
+# A flood is not a write flood --------------------------------------------------------------------
 
 
 def test_forged_and_unknown_credentials_write_nothing(audit, frozen):
@@ -163,13 +163,13 @@ def test_forged_and_unknown_credentials_write_nothing(audit, frozen):
         for _ in range(50):
             assert visitor.get(link("/peek/", "")).status_code in (401, 403)
         for _ in range(50):
-            assert visitor.get("/peek/?uuid=%s&password=wrong" % ticket.uuid).status_code == 403
+            assert visitor.get(f"/peek/?uuid={ticket.uuid}&password=wrong").status_code == 403
     assert audit_writes(queries) == []
     assert TicketEvent.objects.count() == 0
 
 
 def test_a_replay_flood_costs_a_few_writes(audit, frozen, django_capture_on_commit_callbacks):
-    ticket, token = Ticket.objects.issue("louvre", "visit")
+    _ticket, token = Ticket.objects.issue("louvre", "visit")
     with django_capture_on_commit_callbacks(execute=True):
         assert Client().get(link("/race/", token)).status_code == 200
     TicketEvent.objects.all().delete()
@@ -203,7 +203,7 @@ def test_processes_share_one_row_per_window(audit, frozen):
 
 
 def test_admissions_are_counted_too(audit, frozen):
-    ticket, token = Ticket.objects.issue("louvre", "visit")
+    _ticket, token = Ticket.objects.issue("louvre", "visit")
     for _ in range(3):
         assert Client().get(link("/peek/", token)).status_code == 302
     [row] = events(kind="admitted")
@@ -223,13 +223,14 @@ def test_a_database_failure_never_fails_the_request(audit, monkeypatch, caplog):
     assert Ticket.objects.filter(pk=ticket.pk).exists()  # the transaction survived
 
 
-# Revocations in bulk, locks --------------------------------------------------------------------
+# Revocations in bulk, locks ----------------------------------------------------------------------
 
 
 def test_bulk_revocation_records_in_one_insert(audit, django_capture_on_commit_callbacks):
     tickets = [Ticket.objects.issue("museum", "visit")[0] for _ in range(30)]
-    with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(
-        execute=True
+    with (
+        CaptureQueriesContext(connection) as queries,
+        django_capture_on_commit_callbacks(execute=True),
     ):
         assert Ticket.objects.filter(place="museum").revoke() == 30
     assert len(audit_writes(queries)) == 1
@@ -252,7 +253,7 @@ def test_ticket_locked_is_recorded_when_the_signal_exists(audit, monkeypatch):
     ]
 
 
-# Admin ---------------------------------------------------------------------------------------------
+# Admin -------------------------------------------------------------------------------------------
 
 
 def test_the_ticket_page_shows_its_trail(audit, admin_client, frozen):
@@ -281,7 +282,7 @@ def test_the_add_page_has_no_trail(admin_client):
     assert "Audit trail" not in response.content.decode()
 
 
-# Purge ----------------------------------------------------------------------------------------------
+# Purge -------------------------------------------------------------------------------------------
 
 
 def test_purge_deletes_old_events_in_batches():
@@ -311,7 +312,7 @@ def test_purge_needs_a_duration(bad):
         call_command("ticketoffice_purge_events", "--older-than", bad)
 
 
-# Checks -------------------------------------------------------------------------------------------
+# Checks ------------------------------------------------------------------------------------------
 
 
 def test_checks(settings):

@@ -1,4 +1,4 @@
-"""Django REST framework integration (django_ticketoffice.contrib.rest_framework), with the real DRF.
+"""Django REST framework integration (contrib.rest_framework), with the real DRF.
 
 The views are in tests/api_views.py, under /api/drf/ in tests/urls.py.
 """
@@ -61,7 +61,7 @@ def recorded():
     ticket_refused.disconnect(refused)
 
 
-# Valid, replayed, revoked, expired --------------------------------------------------------
+# Valid, replayed, revoked, expired ---------------------------------------------------------------
 
 
 @pytest.mark.django_db
@@ -100,7 +100,7 @@ def test_get_admits_without_using(client):
 
 @pytest.mark.django_db
 def test_scheme_is_case_insensitive(client):
-    ticket, token = issue()
+    _ticket, token = issue()
     assert client.post(DOWNLOAD, **auth(token, "ticket")).status_code == 200
 
 
@@ -140,7 +140,7 @@ def test_expired_ticket_is_refused_from_its_signature(client, django_assert_num_
     assert response.json()["code"] == "expired"
 
 
-# Forged and missing: 401, and nothing that tells which tickets exist ----------------------------
+# Forged and missing: 401, and nothing that tells which tickets exist -----------------------------
 
 
 def forgeries(token: str) -> dict[str, str]:
@@ -235,7 +235,7 @@ def test_cache_down_with_closed_policy_is_503(client, settings):
     assert state(ticket) == "valid"
 
 
-# Failures undo the claim ---------------------------------------------------------------------
+# Failures undo the claim -------------------------------------------------------------------------
 
 
 @pytest.mark.django_db
@@ -275,7 +275,7 @@ def test_options_never_consumes(client):
     assert state(ticket) == "valid"
 
 
-# request.user ----------------------------------------------------------------------------------
+# request.user ------------------------------------------------------------------------------------
 
 
 class MemberTicket(TicketAuthentication):
@@ -307,7 +307,7 @@ def test_get_user_hook_makes_a_real_user():
     assert response["WWW-Authenticate"] == CHALLENGE
 
 
-# The OpenAPI schema (drf-spectacular) ----------------------------------------------------------------
+# The OpenAPI schema (drf-spectacular) ------------------------------------------------------------
 
 
 def test_openapi_schema_names_the_scheme():
@@ -325,7 +325,7 @@ def test_openapi_schema_names_the_scheme():
     assert schema["paths"]["/api/drf/view/"]["post"]["security"] == [{"ticketAuth": []}]
 
 
-# Exactly once under 20 concurrent requests (PostgreSQL) ---------------------------------------------------
+# Exactly once under 20 concurrent requests (PostgreSQL) ------------------------------------------
 
 
 @pytest.mark.django_db(transaction=True)

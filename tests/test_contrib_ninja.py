@@ -54,7 +54,7 @@ def test_a_valid_ticket_is_used_once(client, operation):
 
 @pytest.mark.django_db
 def test_request_auth_is_the_ticket(client):
-    ticket, token = issue()
+    _ticket, token = issue()
     assert client.post(f"{API}/download", **auth(token)).json()["same"] is True
     _, other = issue()
     assert client.get(f"{API}/peek", **auth(other)).json() == {"uuid": str(_.uuid)}
@@ -65,7 +65,7 @@ def test_request_auth_is_the_ticket(client):
 def test_replay_with_redis_costs_no_query(
     client, redis, django_assert_num_queries, django_capture_on_commit_callbacks
 ):
-    ticket, token = issue()
+    _ticket, token = issue()
     with django_capture_on_commit_callbacks(execute=True):
         assert client.post(f"{API}/download", **auth(token)).status_code == 200
     with django_assert_num_queries(0):

@@ -66,7 +66,7 @@ def one_click(url, *, multipart=True):
     )
 
 
-# The headers (§3.1, §3.3) ------------------------------------------------------------------
+# The headers (§3.1, §3.3) ------------------------------------------------------------------------
 
 
 def test_headers_carry_one_https_uri_and_the_one_click_key():
@@ -105,15 +105,13 @@ def test_the_uri_must_be_https_unless_debug(settings):
     with pytest.raises(ImproperlyConfigured, match="https"):
         unsubscribe_headers("ada@example.com", "news")
     settings.DEBUG = True
-    assert unsubscribe_headers("ada@example.com", "news")["List-Unsubscribe"].startswith(
-        "<http://"
-    )
+    assert unsubscribe_headers("ada@example.com", "news")["List-Unsubscribe"].startswith("<http://")
     settings.TICKETOFFICE_BASE_URL = None
     with pytest.raises(ImproperlyConfigured, match="absolute"):
         unsubscribe_headers("ada@example.com", "news")
 
 
-# The one-click POST (§3.2, §3.3) -------------------------------------------------------------------
+# The one-click POST (§3.2, §3.3) -----------------------------------------------------------------
 
 
 @pytest.mark.parametrize("multipart", [True, False], ids=["multipart", "urlencoded"])
@@ -158,7 +156,7 @@ def test_the_session_is_never_read(settings):
     assert one_click(url).status_code == 200
 
 
-# GET and HEAD never unsubscribe -----------------------------------------------------------------
+# GET and HEAD never unsubscribe ------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("method", ["get", "head"])
@@ -188,7 +186,7 @@ def test_the_confirmation_button_unsubscribes_a_person():
     assert b"You are unsubscribed" in page
 
 
-# Refusals --------------------------------------------------------------------------------------
+# Refusals ----------------------------------------------------------------------------------------
 
 
 def test_forged_missing_and_revoked_links_unsubscribe_nobody():

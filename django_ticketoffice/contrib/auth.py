@@ -4,7 +4,11 @@ Give it to the views as their ``token_generator``::
 
     generator = TicketTokenGenerator()
     path("password_reset/", PasswordResetView.as_view(token_generator=generator), ...)
-    path("reset/<uidb64>/<token>/", PasswordResetConfirmView.as_view(token_generator=generator), ...)
+    path(
+        "reset/<uidb64>/<token>/",
+        PasswordResetConfirmView.as_view(token_generator=generator),
+        ...
+    )
 
 ``make_token(user)`` issues a ticket for the user (revoking the user's older
 reset tickets) that expires after ``PASSWORD_RESET_TIMEOUT``; the token is a
@@ -120,9 +124,7 @@ class TicketTokenGenerator:
         if ticket.creation_datetime + timeout < timezone.now():
             return False
         user.__dict__[PENDING_ATTRIBUTE] = ticket
-        pre_save.connect(
-            _use_on_password_change, sender=type(user), dispatch_uid=PENDING_ATTRIBUTE
-        )
+        pre_save.connect(_use_on_password_change, sender=type(user), dispatch_uid=PENDING_ATTRIBUTE)
         return True
 
     def tickets_of(self, user: Any) -> Any:
@@ -139,9 +141,7 @@ class TicketTokenGenerator:
         login = "" if last_login is None else last_login.replace(microsecond=0, tzinfo=None)
         email = getattr(user, user.get_email_field_name(), "") or ""
         value = f"{user.pk}\x00{user.password}\x00{login}\x00{email}"
-        return salted_hmac(self.key_salt, value, secret=secret, algorithm="sha256").hexdigest()[
-            :32
-        ]
+        return salted_hmac(self.key_salt, value, secret=secret, algorithm="sha256").hexdigest()[:32]
 
     def _state_matches(self, user: Any, state: Any) -> bool:
         if not isinstance(state, str):

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from asgiref.sync import iscoroutinefunction, sync_to_async
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.security import HttpBearer
@@ -73,7 +73,7 @@ def handle_refusals(api: NinjaAPI) -> None:
     status with ``{"detail": ...}``.
     """
 
-    def refused(request: HttpRequest, exc: Exception) -> HttpResponseBase:
+    def refused(request: HttpRequest, exc: TicketRefused | type[TicketRefused]) -> HttpResponse:
         assert isinstance(exc, TicketRefused)
         response = api.create_response(
             request, {"detail": exc.message, "code": exc.code}, status=exc.status_code
@@ -82,7 +82,9 @@ def handle_refusals(api: NinjaAPI) -> None:
             response["WWW-Authenticate"] = exc.www_authenticate
         return response
 
-    def unauthenticated(request: HttpRequest, exc: Exception) -> HttpResponseBase:
+    def unauthenticated(
+        request: HttpRequest, exc: AuthenticationError | type[AuthenticationError]
+    ) -> HttpResponse:
         assert isinstance(exc, AuthenticationError)
         challenge = request.__dict__.get(CHALLENGE_ATTRIBUTE)
         if challenge is None:
@@ -139,7 +141,7 @@ class TicketAuth(HttpBearer):
 
 
 class TicketBearerAuth(TicketAuth):
-    """:class:`TicketAuth` with ``Authorization: Bearer <token>`` (OpenAPI: bearer, format ticket)."""
+    """:class:`TicketAuth` reading ``Authorization: Bearer <token>`` (OpenAPI: bearer, ticket)."""
 
     keyword = "Bearer"
     openapi_scheme = "bearer"
@@ -246,9 +248,7 @@ def _contribute(operation: Any) -> None:
     operation._run_decorators.append(_finishing)
 
 
-def consume_ticket(
-    view: ViewFunc | None = None, *, methods: list[str] | None = None
-) -> Any:
+def consume_ticket(view: ViewFunc | None = None, *, methods: list[str] | None = None) -> Any:
     """Use the operation's ticket exactly once if it succeeds (a response below 400).
 
     Place it under the ``@api.get/post/...`` decorator of an operation whose

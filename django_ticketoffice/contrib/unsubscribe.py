@@ -134,9 +134,7 @@ class UnsubscribeView(View):
                 return self._page(request, self.done_template_name, ticket)
             return self._refuse(request, error)
         try:
-            self.unsubscribe(
-                ticket.data.get("recipient"), ticket.data.get("list"), ticket, request
-            )
+            self.unsubscribe(ticket.data.get("recipient"), ticket.data.get("list"), ticket, request)
             response = self._page(request, self.done_template_name, ticket)
             response.render()
         except BaseException:
@@ -204,11 +202,13 @@ class UnsubscribeView(View):
 
     def _page(
         self, request: HttpRequest, template_name: str, ticket: Ticket | None
-    ) -> HttpResponse:
+    ) -> TemplateResponse:
         data = ticket.data if ticket is not None and isinstance(ticket.data, dict) else {}
         context = {
             "recipient": data.get("recipient"),
             "mailing_list": data.get("list"),
             "ticket": ticket,
         }
-        return protect_response(TemplateResponse(request, template_name, context))
+        response = TemplateResponse(request, template_name, context)
+        protect_response(response)
+        return response

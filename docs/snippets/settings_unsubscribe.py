@@ -3,7 +3,8 @@
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
-    "django_ticketoffice",  # its templates: ticketoffice/unsubscribe_confirm.html, unsubscribed.html
+    # Its templates: ticketoffice/unsubscribe_confirm.html and ticketoffice/unsubscribed.html.
+    "django_ticketoffice",
 ]
 
 # RFC 8058: the List-Unsubscribe URL must be https. Links are built from this

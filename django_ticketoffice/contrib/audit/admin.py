@@ -34,12 +34,12 @@ EVENT_FIELDS = (
 )
 
 
-class _NewestEvents(BaseInlineFormSet):  # type: ignore[type-arg]
+class _NewestEvents(BaseInlineFormSet):
     def get_queryset(self) -> QuerySet[Any]:
         return super().get_queryset()[:INLINE_LIMIT]
 
 
-class TicketEventInline(admin.TabularInline):  # type: ignore[type-arg]
+class TicketEventInline(admin.TabularInline):
     """The ticket's newest events, read-only."""
 
     model = TicketEvent
@@ -68,7 +68,7 @@ class TicketEventInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(TicketEvent)
-class TicketEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class TicketEventAdmin(admin.ModelAdmin):
     """Every event, filterable; read-only."""
 
     list_display = ("time", "kind", "reason", "count", "place", "purpose", "ticket_id", "client_ip")
@@ -106,7 +106,7 @@ class TicketEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return False
 
 
-def with_audit_trail(model_admin: type[admin.ModelAdmin]) -> type[admin.ModelAdmin]:  # type: ignore[type-arg]
+def with_audit_trail(model_admin: type[admin.ModelAdmin]) -> type[admin.ModelAdmin]:
     """A subclass of ``model_admin`` that shows the audit trail on the change page."""
 
     class AuditedTicketAdmin(model_admin):  # type: ignore[valid-type,misc]
@@ -126,7 +126,7 @@ def with_audit_trail(model_admin: type[admin.ModelAdmin]) -> type[admin.ModelAdm
     return AuditedTicketAdmin
 
 
-def _registered(site: admin.AdminSite) -> admin.ModelAdmin | None:  # type: ignore[type-arg]
+def _registered(site: admin.AdminSite) -> admin.ModelAdmin | None:
     getter = getattr(site, "get_model_admin", None)  # Django >= 5.0
     if getter is not None:
         return getter(Ticket) if site.is_registered(Ticket) else None

@@ -24,7 +24,7 @@ import ipaddress
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -32,6 +32,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connections, router, transaction
 from django.db.models import F
+from django.dispatch import Signal
 from django.http import HttpRequest
 from django.utils import timezone as django_timezone
 from django.utils.crypto import salted_hmac
@@ -328,7 +329,7 @@ def on_locked(sender: Any, request: Any = None, **kwargs: Any) -> None:
 
 def connect() -> None:
     """Connect the receivers (``AuditConfig.ready``). ``ticket_locked`` only if it exists."""
-    receivers = [
+    receivers: list[tuple[Signal | None, Callable[..., None]]] = [
         (signals.ticket_issued, on_issued),
         (getattr(signals, "ticket_admitted", None), on_admitted),
         (signals.ticket_used, on_used),

@@ -155,7 +155,7 @@ def consume_ticket(
     the request gets 401; a ticket used meanwhile gets 403 ``used``.
     """
     if handler is None:
-        return functools.partial(consume_ticket, methods=methods)  # type: ignore[return-value]
+        return functools.partial(consume_ticket, methods=methods)
     allowed = frozenset(m.upper() for m in methods) if methods is not None else None
     wrapped = handler
 
@@ -172,9 +172,7 @@ def consume_ticket(
         try:
             claim.take()  # undoes itself if interrupted
         except TicketError as error:
-            headers.refused(
-                django_request, error, authenticator.place, authenticator.purpose
-            )
+            headers.refused(django_request, error, authenticator.place, authenticator.purpose)
             raise refusal(error) from None
         try:
             response = wrapped(*args, **kwargs)
@@ -183,7 +181,7 @@ def consume_ticket(
             raise
         return claim.finish(response)
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 if find_spec("drf_spectacular") is not None:  # pragma: no branch - the test extra has it

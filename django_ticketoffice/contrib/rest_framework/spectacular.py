@@ -11,7 +11,7 @@ from typing import Any
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
-class TicketAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+class TicketAuthenticationScheme(OpenApiAuthenticationExtension):
     """``components.securitySchemes.ticketAuth``: HTTP authentication, scheme ``ticket``."""
 
     target_class = "django_ticketoffice.contrib.rest_framework.TicketAuthentication"

@@ -6,35 +6,84 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('django_ticketoffice', '0001_initial'),
+        ("django_ticketoffice", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='TicketEvent',
+            name="TicketEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('place', models.CharField(blank=True, max_length=50, verbose_name='place')),
-                ('purpose', models.CharField(blank=True, max_length=50, verbose_name='purpose')),
-                ('kind', models.CharField(choices=[('issued', 'issued'), ('admitted', 'admitted'), ('used', 'used'), ('refused', 'refused'), ('revoked', 'revoked'), ('locked', 'locked')], max_length=16, verbose_name='event')),
-                ('reason', models.CharField(blank=True, max_length=32, verbose_name='reason')),
-                ('time', models.DateTimeField(db_index=True, default=django.utils.timezone.now, verbose_name='time')),
-                ('window_start', models.DateTimeField(blank=True, null=True, verbose_name='counted from')),
-                ('count', models.PositiveIntegerField(default=1, verbose_name='count')),
-                ('client_ip', models.CharField(blank=True, max_length=64, verbose_name='client IP')),
-                ('user_agent', models.CharField(blank=True, max_length=255, verbose_name='user agent')),
-                ('actor', models.CharField(blank=True, max_length=150, verbose_name='staff')),
-                ('ticket', models.ForeignKey(db_column='ticket_uuid', db_constraint=False, db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='audit_events', to='django_ticketoffice.ticket', to_field='uuid', verbose_name='ticket')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("place", models.CharField(blank=True, max_length=50, verbose_name="place")),
+                ("purpose", models.CharField(blank=True, max_length=50, verbose_name="purpose")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("issued", "issued"),
+                            ("admitted", "admitted"),
+                            ("used", "used"),
+                            ("refused", "refused"),
+                            ("revoked", "revoked"),
+                            ("locked", "locked"),
+                        ],
+                        max_length=16,
+                        verbose_name="event",
+                    ),
+                ),
+                ("reason", models.CharField(blank=True, max_length=32, verbose_name="reason")),
+                (
+                    "time",
+                    models.DateTimeField(
+                        db_index=True, default=django.utils.timezone.now, verbose_name="time"
+                    ),
+                ),
+                (
+                    "window_start",
+                    models.DateTimeField(blank=True, null=True, verbose_name="counted from"),
+                ),
+                ("count", models.PositiveIntegerField(default=1, verbose_name="count")),
+                (
+                    "client_ip",
+                    models.CharField(blank=True, max_length=64, verbose_name="client IP"),
+                ),
+                (
+                    "user_agent",
+                    models.CharField(blank=True, max_length=255, verbose_name="user agent"),
+                ),
+                ("actor", models.CharField(blank=True, max_length=150, verbose_name="staff")),
+                (
+                    "ticket",
+                    models.ForeignKey(
+                        db_column="ticket_uuid",
+                        db_constraint=False,
+                        db_index=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="audit_events",
+                        to="django_ticketoffice.ticket",
+                        to_field="uuid",
+                        verbose_name="ticket",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'ticket event',
-                'verbose_name_plural': 'ticket events',
-                'ordering': ('-time', '-pk'),
-                'constraints': [models.UniqueConstraint(fields=('ticket', 'kind', 'reason', 'window_start'), name='ticketoffice_audit_one_row_per_window')],
+                "verbose_name": "ticket event",
+                "verbose_name_plural": "ticket events",
+                "ordering": ("-time", "-pk"),
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("ticket", "kind", "reason", "window_start"),
+                        name="ticketoffice_audit_one_row_per_window",
+                    )
+                ],
             },
         ),
     ]

@@ -44,7 +44,9 @@ class Command(BaseCommand):
         when = cutoff.isoformat(timespec="seconds")
         if options["dry_run"]:
             count = old.count()
-            self.stdout.write(f"Would delete {count} event{'s' if count != 1 else ''} before {when}.")
+            self.stdout.write(
+                f"Would delete {count} event{'s' if count != 1 else ''} before {when}."
+            )
             return
         progress = ProgressBar(self.stderr, old.count() if self.stderr.isatty() else 0, "Purging")
         deleted = 0

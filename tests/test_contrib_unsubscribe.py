@@ -89,8 +89,9 @@ def test_headers_survive_sending(mailoutbox):
     message = email.message_from_bytes(
         mailoutbox[0].message().as_bytes(), policy=email.policy.default
     )
-    assert message.get_all("List-Unsubscribe") == [headers["List-Unsubscribe"]]
-    assert message.get_all("List-Unsubscribe-Post") == [ONE_CLICK]
+    # Older Django folds the long line before the value: whitespace, the URL is intact.
+    assert [v.strip() for v in message.get_all("List-Unsubscribe")] == [headers["List-Unsubscribe"]]
+    assert [v.strip() for v in message.get_all("List-Unsubscribe-Post")] == [ONE_CLICK]
     assert Ticket.objects.get().data["campaign"] == 7
 
 

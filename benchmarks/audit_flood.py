@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     from django.test.utils import CaptureQueriesContext, override_settings
 
     from benchmarks.views import PLACE, PURPOSE
-    from django_ticketoffice.contrib.audit import recording
+    from django_ticketoffice.contrib.audit import writing
     from django_ticketoffice.contrib.audit.models import TicketEvent
     from django_ticketoffice.models import Ticket
 
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             for enabled in order:
                 with override_settings(TICKETOFFICE_AUDIT_ENABLED=enabled):
                     samples[enabled] += replay(token, options.requests)
-        recording.counter.reset()
+        writing.counter.reset()
         with (
             override_settings(TICKETOFFICE_AUDIT_ENABLED=True),
             CaptureQueriesContext(connection) as queries,

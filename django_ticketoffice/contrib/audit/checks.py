@@ -13,7 +13,7 @@ from typing import Any
 from django.core import checks
 
 from ...conf import app_settings
-from .recording import IP_MODES
+from .clients import IP_MODES
 
 
 @checks.register("ticketoffice")

@@ -274,6 +274,11 @@ def test_the_ticket_page_shows_its_trail(audit, admin_client, frozen):
     response = admin_client.get("/admin/ticketoffice_audit/ticketevent/", {"q": str(ticket.uuid)})
     assert response.status_code == 200
     assert response.context["cl"].result_count == 1
+    event = TicketEvent.objects.get()
+    response = admin_client.get(f"/admin/ticketoffice_audit/ticketevent/{event.pk}/change/")
+    assert response.status_code == 200
+    assert str(ticket.uuid) in response.content.decode()
+    assert 'name="kind"' not in response.content.decode()  # read-only
 
 
 def test_the_add_page_has_no_trail(admin_client):

@@ -124,7 +124,7 @@ class TicketTokenGenerator:
         if ticket.creation_datetime + timeout < timezone.now():
             return False
         user.__dict__[PENDING_ATTRIBUTE] = ticket
-        pre_save.connect(_use_on_password_change, sender=type(user), dispatch_uid=PENDING_ATTRIBUTE)
+        _watch(type(user))
         return True
 
     def tickets_of(self, user: Any) -> Any:
@@ -148,6 +148,16 @@ class TicketTokenGenerator:
             return False
         secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
         return any(constant_time_compare(self._state(user, key), state) for key in secrets)
+
+
+_watched: set[type] = set()
+
+
+def _watch(user_model: type) -> None:
+    """Connect the receiver that consumes reset tickets, once per user model."""
+    if user_model not in _watched:
+        pre_save.connect(_use_on_password_change, sender=user_model, dispatch_uid=PENDING_ATTRIBUTE)
+        _watched.add(user_model)
 
 
 def _use_on_password_change(sender: Any, instance: Any, **kwargs: Any) -> None:

@@ -36,7 +36,10 @@ EVENT_FIELDS = (
 
 class _NewestEvents(BaseInlineFormSet):
     def get_queryset(self) -> QuerySet[Any]:
-        return super().get_queryset()[:INLINE_LIMIT]
+        # One sliced queryset, evaluated once, however often the formset asks.
+        if not hasattr(self, "_newest"):
+            self._newest = super().get_queryset()[:INLINE_LIMIT]
+        return self._newest
 
 
 class TicketEventInline(admin.TabularInline):

@@ -5,7 +5,7 @@ its body ran.
 """
 
 from asgiref.sync import sync_to_async
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import HttpError
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
@@ -118,6 +118,8 @@ def ninja_fail(request, status: int):
     Visit.objects.create(ticket_uuid=request.auth.uuid)
     if status >= 400:
         raise HttpError(status, "the operation failed")
+    if status in (302, 304):
+        return HttpResponse(status=status, headers={"Location": "/elsewhere/"})
     return JsonResponse({"status": status}, status=status)
 
 

@@ -250,10 +250,19 @@ def test_an_error_status_leaves_the_ticket_valid(client, status):
 
 
 @pytest.mark.django_db
-def test_a_redirect_uses_the_ticket(client):
+@pytest.mark.parametrize("status", [201, 204])
+def test_any_2xx_uses_the_ticket(client, status):
     ticket, token = issue()
-    assert client.post("/api/drf/view/?status=303", **auth(token)).status_code == 303
+    assert client.post(f"/api/drf/view/?status={status}", **auth(token)).status_code == status
     assert state(ticket) == "used"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", [302, 303, 304])
+def test_a_redirect_or_not_modified_leaves_the_ticket_valid(client, status):
+    ticket, token = issue()
+    assert client.post(f"/api/drf/view/?status={status}", **auth(token)).status_code == status
+    assert state(ticket) == "valid"
 
 
 @pytest.mark.django_db

@@ -136,8 +136,8 @@ def test_bearer_variant(client):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("status", [400, 404, 409, 500])
-def test_an_error_leaves_the_ticket_valid(client, status):
+@pytest.mark.parametrize("status", [302, 304, 400, 404, 409, 500])
+def test_an_error_or_a_redirect_leaves_the_ticket_valid(client, status):
     ticket, token = issue()
     assert client.post(f"{API}/fail/{status}", **auth(token)).status_code == status
     assert state(ticket) == "valid"

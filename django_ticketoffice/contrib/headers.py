@@ -19,6 +19,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from ..claims import Claim
 from ..exceptions import (
     CredentialsError,
     NoTicketError,
@@ -46,6 +47,22 @@ class Refusal:
     def as_dict(self) -> dict[str, str]:
         """The JSON body: ``{"detail": ..., "code": ...}``."""
         return {"detail": self.detail, "code": self.code}
+
+
+class ApiClaim(Claim):
+    """A claim that an API call settles only on a 2xx response.
+
+    A redirect or a ``304 Not Modified`` did not perform the call's action,
+    so they undo the claim as an error does (a browser view settles on any
+    status below 400).
+    """
+
+    def conclude(self, status_code: int) -> None:
+        """Settle on 2xx, undo otherwise."""
+        if 200 <= status_code < 300:
+            self.settle()
+        else:
+            self.undo()
 
 
 def refusal_for_error(error: TicketError) -> Refusal:

@@ -153,7 +153,7 @@ def _claim_for(request: HttpRequest) -> claims.Claim:
     ticket = getattr(request, "auth", None)
     if not isinstance(ticket, ticket_model()):
         raise TicketRefused(NoTicketError())
-    return claims.Claim(ticket, request=request)
+    return headers.ApiClaim(ticket, request=request)
 
 
 def _refuse(request: HttpRequest, claim: claims.Claim, error: TicketError) -> TicketRefused:
@@ -249,13 +249,13 @@ def _contribute(operation: Any) -> None:
 
 
 def consume_ticket(view: ViewFunc | None = None, *, methods: list[str] | None = None) -> Any:
-    """Use the operation's ticket exactly once if it succeeds (a response below 400).
+    """Use the operation's ticket exactly once if it succeeds (a 2xx response).
 
     Place it under the ``@api.get/post/...`` decorator of an operation whose
     ``auth`` is a :class:`TicketAuth`. The ticket is claimed before the
     function runs (so of concurrent requests only one runs it) and the use is
-    settled once Ninja has built a successful response; an exception, an
-    ``HttpError`` or a status of 400 or more undoes it. HEAD and OPTIONS never
+    settled once Ninja has built a 2xx response; an exception, an
+    ``HttpError`` or any other status undoes it. HEAD and OPTIONS never
     consume; ``methods`` limits consumption further.
     """
     if view is None:

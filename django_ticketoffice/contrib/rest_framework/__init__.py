@@ -144,12 +144,12 @@ def consume_ticket(
 def consume_ticket(
     handler: Handler | None = None, *, methods: Collection[str] | None = None
 ) -> Handler | Callable[[Handler], Handler]:
-    """Use the request's ticket exactly once if the handler succeeds (a 2xx or 3xx).
+    """Use the request's ticket exactly once if the handler succeeds (a 2xx response).
 
     Decorate a function under ``@api_view`` or a handler method of an
     ``APIView`` or viewset. The ticket is claimed before the handler runs, so
     of concurrent requests only one runs it; the claim is undone if the
-    handler raises, answers 400 or more, or its ``Response`` fails to render.
+    handler raises, answers anything but 2xx, or its ``Response`` fails to render.
     It is settled only after the response has rendered. HEAD and OPTIONS
     never consume; ``methods`` limits consumption further. Without a ticket
     the request gets 401; a ticket used meanwhile gets 403 ``used``.
@@ -168,7 +168,7 @@ def consume_ticket(
         authenticator = request.successful_authenticator
         if not isinstance(authenticator, TicketAuthentication):
             raise refusal(NoTicketError())
-        claim = claims.Claim(request.auth, request=django_request)
+        claim = headers.ApiClaim(request.auth, request=django_request)
         try:
             claim.take()  # undoes itself if interrupted
         except TicketError as error:

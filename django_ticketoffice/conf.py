@@ -54,6 +54,16 @@ DEFAULTS: dict[str, Any] = {
     # Failed checks of a guessable credential before its ticket is locked, per kind:
     # short codes and 0.2 passwords. A ticket's own ``max_attempts`` overrides them.
     "MAX_ATTEMPTS": {"code": 5, "password": 10},
+    # Optional apps and integrations (django_ticketoffice.contrib), read only by them.
+    # contrib.audit: record events; how to keep client IPs ("full", "truncate",
+    # "hash" or "drop"); seconds over which refusals and admissions of one ticket
+    # are counted in one row.
+    "AUDIT_ENABLED": True,
+    "AUDIT_IP": "truncate",
+    "AUDIT_INTERVAL": 60,
+    # contrib.unsubscribe: dotted path of ``unsubscribe(recipient, mailing_list, *, ticket,
+    # request)``, when the view is not given a handler.
+    "UNSUBSCRIBE_HANDLER": None,
 }
 
 

@@ -31,7 +31,7 @@ from .credentials import (
 from .exceptions import NoTicketError, RequestTooLongError, TicketError
 from .models import Ticket
 from .responses import RefusalHandler, get_refusal_handler, protect_response
-from .signals import ticket_refused
+from .signals import ticket_admitted, ticket_refused
 from .tokens import Credentials
 from .verification import parse_uuid, verify, verify_session
 
@@ -135,6 +135,7 @@ def admit(
             conceal_credentials(request)
         if credentials is not None:
             ticket = verify(credentials, place, purpose)
+            ticket_admitted.send(sender=Ticket, ticket=ticket, request=request)
             if redirect is None:
                 redirect = bool(app_settings.REDIRECT)
             if redirect and session is not None:

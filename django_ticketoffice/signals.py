@@ -6,6 +6,10 @@ the refusal is answered (a refusal writes nothing).
 
 ``ticket_issued(sender=Ticket, ticket)``
     A ticket was created by :meth:`TicketManager.issue`.
+``ticket_admitted(sender=Ticket, ticket, request)``
+    A request presented a credential (a token, or 0.2's uuid and password)
+    and it was accepted. Re-checks of a ticket remembered in the session do
+    not send it. Sent at once; nothing is written.
 ``ticket_used(sender=Ticket, ticket, request, use_number)``
     A ticket was consumed (``request`` is None outside a view). ``use_number``
     counts from 1; a multi-use ticket sends one signal per use, and is
@@ -30,6 +34,7 @@ from __future__ import annotations
 from django.dispatch import Signal
 
 ticket_issued = Signal()
+ticket_admitted = Signal()
 ticket_used = Signal()
 ticket_revoked = Signal()
 ticket_refused = Signal()

@@ -26,7 +26,12 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # The integrations' packages (the test extra has them; nothing of the core needs them).
+    "rest_framework",
+    "drf_spectacular",
+    "ninja",
     "django_ticketoffice",
+    "django_ticketoffice.contrib.audit",
     "tests",
 ]
 
@@ -100,6 +105,16 @@ if os.environ.get("TEST_SERVER_REDIS_URL"):
 TICKETOFFICE_CACHE_KEY_PREFIX = f"{TEST_KEY_PREFIX}:"
 # Fail fast in tests that stop Redis.
 TICKETOFFICE_CACHE_RETRY_INTERVAL = 5.0
+
+# The audit trail is installed (its table exists) but records nothing, so that
+# the suite's query counts stay about tickets; tests/test_audit.py turns it on.
+TICKETOFFICE_AUDIT_ENABLED = False
+
+# The API integrations' tests (tests/api_views.py): drf-spectacular's schemas.
+REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
+
+# Password-reset links: Django's default (3 days).
+PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600
 
 LOGGING = {
     "version": 1,

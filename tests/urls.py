@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import path, re_path
 
-from . import views
+from . import api_views, mail_views, views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -27,6 +27,14 @@ urlpatterns = [
     path("async-race/", views.async_race, name="async-race"),
     path("code/", views.CodeView.as_view(), name="code"),
     path("broken-code/", views.BrokenCodeView.as_view(), name="broken-code"),
+    # Integrations (django_ticketoffice.contrib): tests/test_contrib_*.py.
+    path("api/drf/download/", api_views.drf_download, name="drf-download"),
+    path("api/drf/peek/", api_views.drf_peek, name="drf-peek"),
+    path("api/drf/view/", api_views.DrfDownloadView.as_view(), name="drf-view"),
+    path("api/drf/unguarded/", api_views.drf_unguarded, name="drf-unguarded"),
+    path("api/ninja/", api_views.ninja_api.urls),
+    path("mail/unsubscribe/", mail_views.unsubscribe_view, name="unsubscribe"),
+    path("mail/by-setting/", mail_views.unsubscribe_by_setting, name="unsubscribe-by-setting"),
     # A catch-all prefix, as some projects have: "//evil.example/x/anywhere/" matches.
     re_path(r"^(?P<prefix>.*)/anywhere/$", views.anywhere, name="anywhere"),
 ]

@@ -53,3 +53,14 @@ TICKETOFFICE_DEFAULT_LIFETIME = timedelta(days=7)
 TICKETOFFICE_NEW_LINK_URLS = None
 # Failed guesses of a short code or a 0.2 password that lock a ticket.
 TICKETOFFICE_MAX_ATTEMPTS = {"code": 5, "password": 10}
+
+# Optional apps (django_ticketoffice.contrib); the core never reads these.
+# contrib.audit: record events at all; keep client IPs "full", "truncate"d
+# (/24, /48), as a keyed "hash", or "drop" them; seconds over which the
+# admissions and refusals of one ticket are counted in one row.
+TICKETOFFICE_AUDIT_ENABLED = True
+TICKETOFFICE_AUDIT_IP = "truncate"
+TICKETOFFICE_AUDIT_INTERVAL = 60
+
+# contrib.unsubscribe: dotted path of unsubscribe(recipient, mailing_list, *, ticket, request).
+TICKETOFFICE_UNSUBSCRIBE_HANDLER = None

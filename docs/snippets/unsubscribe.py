@@ -1,71 +1,35 @@
-"""How-to: one-click unsubscribe links (RFC 8058) backed by tickets."""
+"""How-to: RFC 8058 one-click unsubscribe links, from django_ticketoffice.contrib.unsubscribe."""
 
-from datetime import timedelta
-
-from django.shortcuts import render
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.mail import EmailMessage
 from django.urls import path
-from django.views.decorators.csrf import csrf_exempt
 
-from django_ticketoffice.decorators import invitation_required, stamp_invitation
-from django_ticketoffice.links import ticket_url
-from django_ticketoffice.models import Ticket
-from django_ticketoffice.views import refuse
+from django_ticketoffice.contrib.unsubscribe import UnsubscribeView, unsubscribe_headers
 
 
-# [issue]
-def unsubscribe_headers(email, newsletter):
-    """Headers for one newsletter email: a link that unsubscribes in one POST."""
-    _ticket, token = Ticket.objects.issue(
-        "newsletter",
-        "unsubscribe",
-        data={"email": email, "newsletter": newsletter},
-        lifetime=timedelta(days=90),
-    )
-    url = ticket_url("unsubscribe", token)
-    return {
-        "List-Unsubscribe": f"<{url}>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-    }
+# [send]
+def send_newsletter(user, newsletter, subject, body):
+    """One message of a mailing, with its own one-click unsubscribe link."""
+    headers = unsubscribe_headers(user.email, newsletter)
+    EmailMessage(subject, body, to=[user.email], headers=headers).send()
 
 
-def is_unsubscribed(email, newsletter):
-    """A used unsubscribe ticket is the record of the opt-out."""
-    return (
-        Ticket.objects.used()
-        .filter(place="newsletter", purpose="unsubscribe", data__email=email)
-        .filter(data__newsletter=newsletter)
-        .exists()
-    )
+# [/send]
 
 
-# [/issue]
+# [handler]
+def unsubscribe(recipient, mailing_list, *, ticket, request):
+    """Here the subscribers of a newsletter are the members of a group of that name."""
+    group = Group.objects.filter(name=mailing_list).first()
+    if group is not None:
+        group.user_set.remove(*get_user_model().objects.filter(email__iexact=recipient))
 
 
-# [view]
-def already_unsubscribed(request, error):
-    """A second click is not an error: the address is already unsubscribed."""
-    if error.reason == "used":
-        return render(request, "newsletter/unsubscribed.html")
-    return refuse(request, error)
+# [/handler]
 
-
-# Mail clients POST without cookies or CSRF token: the ticket is the credential,
-# so the view reads it from the URL every time (redirect=False) and skips CSRF.
-@csrf_exempt
-@invitation_required(
-    place="newsletter",
-    purpose="unsubscribe",
-    redirect=False,
-    refusal_handler=already_unsubscribed,
-)
-@stamp_invitation(methods=["POST"])
-def unsubscribe(request):
-    if request.method == "POST":
-        return render(request, "newsletter/unsubscribed.html")
-    # GET (a person, or a link scanner) only shows the button.
-    return render(request, "newsletter/confirm.html", {"data": request.ticket.data})
-
-
-# [/view]
-
-urlpatterns = [path("unsubscribe/", unsubscribe, name="unsubscribe")]
+# [urls]
+urlpatterns = [
+    path("unsubscribe/", UnsubscribeView.as_view(handler=unsubscribe), name="unsubscribe"),
+]
+# [/urls]

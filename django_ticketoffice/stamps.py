@@ -278,11 +278,11 @@ class RedisStampStore(StampStore):
         commands: list[tuple[str, int | None]] = [*items, *((key, None) for key in released)]
         for start in range(0, len(commands), PIPELINE_BATCH):
             pipe = client.pipeline(transaction=False)
-            for key, ttl in commands[start : start + PIPELINE_BATCH]:
-                if ttl is None:
-                    pipe.delete(key)
+            for name, lifetime in commands[start : start + PIPELINE_BATCH]:
+                if lifetime is None:
+                    pipe.delete(name)
                 else:
-                    pipe.set(key, value, ex=ttl, nx=True)
+                    pipe.set(name, value, ex=lifetime, nx=True)
             pipe.execute()
 
     def _add(self, key: str, ttl: int) -> bool:

@@ -29,6 +29,20 @@ def _missing_service(reason: str) -> None:
     pytest.skip(f"{reason} (set CI=true to make this a failure)")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Topology tests start a dozen servers: they run only when ``-m`` names them.
+
+    ``pytest -m topology`` runs them (``.ci/run`` does, right after the suite);
+    ``pytest`` and ``pytest -m "not browser"`` leave them out, as deselected.
+    """
+    if "topology" in (config.getoption("markexpr") or ""):
+        return
+    kept = [item for item in items if item.get_closest_marker("topology") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept
+
+
 @pytest.fixture(autouse=True)
 def _fresh_stores() -> Iterator[None]:
     stamps.reset_stores()

@@ -315,7 +315,7 @@ class SentinelTopology:
         for sentinel in self.sentinels:
             try:
                 host, port = sentinel.client().sentinel_get_master_addr_by_name(self.SERVICE)
-                return host, int(port)
+                return (host.decode() if isinstance(host, bytes) else host), int(port)
             except Exception:
                 continue
         raise AssertionError("no sentinel answers")

@@ -127,6 +127,7 @@ class Burst:
 
     fault_at: float = 0.0
     healed_at: float | None = None
+    milestones: dict[str, float] = field(default_factory=dict)  # name -> seconds after fault
     ended_at: float = 0.0
     answers: list[tuple[str, str, Answer]] = field(default_factory=list)  # (kind, uuid, answer)
     probes: list[Answer] = field(default_factory=list)
@@ -166,6 +167,7 @@ def burst(
     fresh: list[dict[str, str]],
     fault: Callable[[Burst], None],
     healed: Callable[[], bool],
+    milestones: dict[str, Callable[[], bool]] | None = None,
     threads: int = 8,
     racers: int = 3,
     warmup: float = 0.5,
@@ -179,7 +181,8 @@ def burst(
     on each). ``fault(burst)`` may append fresh tickets to ``burst.fresh``.
     A probe replays one used ticket every 50 ms. The burst ends ``settle``
     seconds after ``healed()`` holds and the probes are all 0-SQL refusals,
-    or fails after ``timeout``.
+    or fails after ``timeout``. ``milestones`` are checks whose first success
+    after the fault is timed (e.g. "a new master is named").
     """
     result = Burst(fresh=list(fresh))
     pending: deque[dict[str, str]] = deque(t for t in fresh for _ in range(racers))
@@ -225,6 +228,9 @@ def burst(
         deadline = result.fault_at + timeout
         while time.monotonic() < deadline:
             now = time.monotonic()
+            for name, check in (milestones or {}).items():
+                if name not in result.milestones and _holds(check):
+                    result.milestones[name] = round(time.monotonic() - result.fault_at, 2)
             if result.healed_at is None and _holds(healed):
                 result.healed_at = time.monotonic()
             if result.healed_at is not None and now - result.healed_at >= settle:
@@ -292,6 +298,7 @@ def check_burst(app: App, result: Burst, *, allowed_errors: Callable[[Answer], b
             1 for _, _, a in result.answers if a.status >= 500
         )
         + sum(1 for p in result.probes if p.status >= 500),
+        **{f"{name} after (s)": seconds for name, seconds in result.milestones.items()},
         "topology whole again after (s)": result.healed,
         "0-SQL refusals back after (s)": result.recovery,
     }

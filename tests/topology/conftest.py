@@ -95,3 +95,24 @@ def start_app(runtime) -> Iterator[Any]:
     yield start
     for app in started:
         app.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(runtime) -> Iterator[servers.RedisNode]:
+    """A plain redis-server of our own, for the stamps of the PostgreSQL topologies."""
+    node = servers.RedisNode(runtime)
+    timed("redis-server", node.start)
+    yield node
+    node.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_stamps(redis_server) -> dict[str, Any]:
+    """The documented django-redis settings, pointed at our redis-server."""
+    import copy
+
+    from docs.snippets import settings_redis as snippet
+
+    caches = copy.deepcopy(snippet.CACHES)
+    caches["tickets"]["LOCATION"] = f"{redis_server.url}/0"
+    return {"CACHES": caches, "TICKETOFFICE_CACHE": snippet.TICKETOFFICE_CACHE}

@@ -7,6 +7,7 @@ PostgreSQL from ``/usr/lib/postgresql/<version>/bin``.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -104,10 +105,8 @@ def stop(process: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM) -> 
 
 def stop_all() -> None:
     for process in reversed(STARTED):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             stop(process)
-        except ProcessLookupError:
-            pass
     STARTED.clear()
 
 
@@ -190,8 +189,15 @@ class RedisClusterTopology:
             node.start()
         addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
         subprocess.run(
-            [binary("redis-cli"), "--cluster", "create", *addresses]
-            + ["--cluster-replicas", "1", "--cluster-yes"],
+            [
+                binary("redis-cli"),
+                "--cluster",
+                "create",
+                *addresses,
+                "--cluster-replicas",
+                "1",
+                "--cluster-yes",
+            ],
             check=True,
             capture_output=True,
             timeout=60,
@@ -241,9 +247,7 @@ class RedisClusterTopology:
     def replicas_of(self, master: RedisNode) -> list[RedisNode]:
         roles = self._roles()
         master_id = next(r["id"] for r in roles if r["port"] == master.port)
-        return [
-            self.node(r["port"]) for r in roles if r["of"] == master_id and r["alive"]
-        ]
+        return [self.node(r["port"]) for r in roles if r["of"] == master_id and r["alive"]]
 
     def master_for(self, key: str) -> RedisNode:
         """The master that serves ``key`` now."""
@@ -312,13 +316,16 @@ class SentinelTopology:
         return wait_for(ready, "three sentinels agreeing on a master and a replica", timeout)
 
     def master_address(self) -> tuple[str, int]:
+        """The master as the first sentinel that answers names it."""
+        errors = []
         for sentinel in self.sentinels:
             try:
                 host, port = sentinel.client().sentinel_get_master_addr_by_name(self.SERVICE)
-                return (host.decode() if isinstance(host, bytes) else host), int(port)
-            except Exception:
+            except Exception as error:
+                errors.append(error)
                 continue
-        raise AssertionError("no sentinel answers")
+            return (host.decode() if isinstance(host, bytes) else host), int(port)
+        raise AssertionError(f"no sentinel answers: {errors}")
 
     def node(self, port: int) -> RedisNode:
         return next(n for n in self.redis_nodes if n.port == int(port))
@@ -373,9 +380,11 @@ class PostgresServer:
             connect_timeout=2,
         )  # fmt: skip
 
-    def execute(self, sql: str, dbname: str = "postgres") -> list[tuple[Any, ...]]:
+    def execute(
+        self, sql: str, params: tuple[Any, ...] = (), dbname: str = "postgres"
+    ) -> list[tuple[Any, ...]]:
         with self.connect(dbname) as connection:
-            cursor = connection.execute(sql)
+            cursor = connection.execute(sql, params)
             return cursor.fetchall() if cursor.description else []
 
     def database(self, name: str) -> dict[str, Any]:
@@ -399,8 +408,19 @@ class PostgresTopology:
 
     def start_primary(self) -> None:
         subprocess.run(
-            [binary("initdb"), "-D", str(self.primary.data), "-U", "postgres", "-A", "trust"]
-            + ["--no-sync", "-E", "UTF8", "--locale=C.UTF-8"],
+            [
+                binary("initdb"),
+                "-D",
+                str(self.primary.data),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ],
             check=True,
             capture_output=True,
             user="postgres",
@@ -411,9 +431,22 @@ class PostgresTopology:
     def start_replica(self) -> None:
         replica = PostgresServer(self.runtime, "replica")
         subprocess.run(
-            [binary("pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.primary.port)]
-            + ["-U", "postgres", "-D", str(replica.data), "-R", "-X", "stream"]
-            + ["--checkpoint=fast", "--no-sync"],
+            [
+                binary("pg_basebackup"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.primary.port),
+                "-U",
+                "postgres",
+                "-D",
+                str(replica.data),
+                "-R",
+                "-X",
+                "stream",
+                "--checkpoint=fast",
+                "--no-sync",
+            ],
             check=True,
             capture_output=True,
             user="postgres",
@@ -429,7 +462,10 @@ class PostgresTopology:
         wait_for(streaming, "the replica to stream", timeout=30)
 
     def create_database(self, name: str) -> None:
-        self.primary.execute(f'CREATE DATABASE "{name}"')
+        from psycopg import sql
+
+        with self.primary.connect() as connection:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
     def stop(self) -> None:
         if self.replica is not None:
@@ -544,7 +580,8 @@ class Gunicorn:
         return time.monotonic() - started
 
     def healthy(self) -> bool:
-        with urllib.request.urlopen(f"{self.url}/topology/health/", timeout=5) as response:
+        health = f"{self.url}/topology/health/"  # always http://127.0.0.1
+        with urllib.request.urlopen(health, timeout=5) as response:  # noqa: S310
             return bool(response.status == 200)
 
     def stop(self) -> None:

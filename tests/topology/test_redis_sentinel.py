@@ -113,9 +113,7 @@ def test_sentinel_failover_in_a_burst(django_redis_app, sentinel):
     old_master, old_replica = master_and_replica(sentinel)
 
     def fault(_burst):
-        assert sentinel.sentinels[0].client().execute_command(
-            "SENTINEL FAILOVER", sentinel.SERVICE
-        )
+        assert sentinel.sentinels[0].client().execute_command("SENTINEL FAILOVER", sentinel.SERVICE)
 
     def healed() -> bool:
         return sentinel.master_address()[1] == old_replica.port and servers.synced(old_master)

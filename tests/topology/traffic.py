@@ -260,19 +260,21 @@ def _holds(condition: Callable[[], bool]) -> bool:
         return False
 
 
-def check_burst(app: App, result: Burst, *, allowed_errors: Callable[[Answer], bool] | None = None):
+def check_burst(
+    app: App, result: Burst, *, allowed_errors: Callable[[str, Answer], bool] | None = None
+) -> dict[str, Any]:
     """The promises under a fault: nothing used or revoked accepted, exactly once, no 500.
 
-    ``allowed_errors`` names the 5xx answers the failure policy allows (for a
-    database outage: Django's 500 on requests that needed the database).
-    Returns the figures of the burst.
+    ``allowed_errors(kind, answer)`` names the 5xx answers that the failure
+    policy allows (for a database outage: Django's 500 on requests that need
+    the database). Returns the figures of the burst.
     """
-    errors = [
-        (kind, answer)
-        for kind, _, answer in result.answers
-        if answer.status >= 500 and not (allowed_errors and allowed_errors(answer))
-    ]
-    errors += [("probe", p) for p in result.probes if p.status >= 500 and not (allowed_errors and allowed_errors(p))]
+
+    def allowed(kind: str, answer: Answer) -> bool:
+        return allowed_errors is not None and allowed_errors(kind, answer)
+
+    answers = [*((k, a) for k, _, a in result.answers), *(("used", p) for p in result.probes)]
+    errors = [(k, a) for k, a in answers if a.status >= 500 and not allowed(k, a)]
     assert errors == [], errors[:10]
     for kind in ("used", "revoked"):
         accepted = [a for a in result.of(kind) if a.status == 200]
@@ -282,10 +284,16 @@ def check_burst(app: App, result: Burst, *, allowed_errors: Callable[[Answer], b
     successes = result.successes()
     assert max(successes.values(), default=0) <= 1, successes.most_common(3)
     visits = app.visits(result.fresh)
+    failed = {u for k, u, a in result.answers if k == "fresh" and a.status >= 500}
     for ticket in result.fresh:
         record = visits[ticket["uuid"]]
-        assert record["visits"] == successes[ticket["uuid"]], (ticket["uuid"], record)
-        assert record["visits"] <= 1
+        assert record["visits"] <= 1, (ticket["uuid"], record)
+        if ticket["uuid"] in failed:
+            # A 500 may hide a view that ran: its insert committed, then the
+            # connection broke before the answer came back. Never twice.
+            assert record["visits"] >= successes[ticket["uuid"]], (ticket["uuid"], record)
+        else:
+            assert record["visits"] == successes[ticket["uuid"]], (ticket["uuid"], record)
     # Afterwards every fresh ticket that was used is refused, from the cache or the database.
     for ticket in result.fresh:
         if visits[ticket["uuid"]]["used"]:
@@ -294,10 +302,7 @@ def check_burst(app: App, result: Burst, *, allowed_errors: Callable[[Answer], b
         "requests": len(result.answers) + len(result.probes),
         "fresh tickets used": sum(successes.values()),
         "replays refused by the database": result.sql_fallbacks(),
-        "5xx allowed by the failure policy": sum(
-            1 for _, _, a in result.answers if a.status >= 500
-        )
-        + sum(1 for p in result.probes if p.status >= 500),
+        "5xx allowed by the failure policy": sum(1 for _, a in answers if a.status >= 500),
         **{f"{name} after (s)": seconds for name, seconds in result.milestones.items()},
         "topology whole again after (s)": result.healed,
         "0-SQL refusals back after (s)": result.recovery,

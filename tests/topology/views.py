@@ -107,8 +107,10 @@ def visits(request):
 @csrf_exempt
 def login_staff(request):
     """Log a superuser in (created on the primary), for the admin's own pages."""
-    user, _ = get_user_model().objects.db_manager(PRIMARY).get_or_create(
-        username="staff", defaults={"is_staff": True, "is_superuser": True}
+    user, _ = (
+        get_user_model()
+        .objects.db_manager(PRIMARY)
+        .get_or_create(username="staff", defaults={"is_staff": True, "is_superuser": True})
     )
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     return HttpResponse("logged in")

@@ -377,6 +377,16 @@ def test_store_selection(settings):
             "LOCATION": [settings.REDIS_URL],
             "OPTIONS": {"CLIENT_CLASS": "django_redis.client.ShardClient"},
         },
+        # Nothing listens there: choosing the store connects to nothing.
+        "sentinel": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": "redis://mymaster/0",
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.SentinelClient",
+                "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+                "SENTINELS": [("127.0.0.1", CLOSED_PORT)],
+            },
+        },
     }
     expected = {
         "redis": RedisStampStore,
@@ -384,6 +394,7 @@ def test_store_selection(settings):
         # Django's own Redis backend: its raw client, as first-class as django-redis.
         "builtin": RedisStampStore,
         "sharded": StampStore,
+        "sentinel": RedisStampStore,
     }
     for alias, store_class in expected.items():
         settings.TICKETOFFICE_CACHE = alias

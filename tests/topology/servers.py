@@ -32,7 +32,9 @@ def binary(name: str) -> str:
     """The path of a server binary; a reported skip (a failure under CI=true) if missing."""
     found = shutil.which(name)
     if found is None:
+        # PostgreSQL's server binaries are off PATH on Debian; pgbouncer is in sbin.
         candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+        candidates += [path for path in (f"/usr/sbin/{name}",) if os.access(path, os.X_OK)]
         found = candidates[-1] if candidates else None
     if found is None:
         _missing_service(f"{name} is not installed (.ci/run installs it)")
@@ -355,10 +357,23 @@ POSTGRES_OPTIONS = [
 ]  # fmt: skip
 
 
+def run_as_postgres() -> None:
+    """PostgreSQL and pgbouncer refuse to run as root: they run as ``postgres``."""
+    import pwd
+
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        _missing_service("there is no postgres user (apt-get install postgresql)")
+    if os.geteuid() != 0:
+        _missing_service("starting servers as the postgres user needs root")
+
+
 class PostgresServer:
     """A PostgreSQL server run as the postgres user on its own port and directory."""
 
     def __init__(self, runtime: Runtime, name: str) -> None:
+        run_as_postgres()
         self.port = free_port()
         self.root = runtime.directory(f"pg-{name}", owner="postgres")
         self.data = self.root / "data"
@@ -477,6 +492,7 @@ class PgBouncer:
     """pgbouncer in transaction pooling mode in front of one PostgreSQL server."""
 
     def __init__(self, runtime: Runtime, server: PostgresServer, dbname: str) -> None:
+        run_as_postgres()
         self.port = free_port()
         self.root = runtime.directory(f"pgbouncer-{self.port}", owner="postgres")
         self.server = server

@@ -117,6 +117,43 @@ def test_a_ticket_keys_live_in_one_slot(cluster):
     assert len(slots) == 1
 
 
+def test_one_ticket_is_one_packet_to_one_master(cluster, settings, redis_roundtrips):
+    """Stamp + claim release of one ticket: one pipeline, one packet, one node."""
+    import uuid
+
+    settings.TICKETOFFICE_REDIS = redis_py_settings(cluster)["TICKETOFFICE_REDIS"]
+    store = get_store()
+    target = uuid.uuid4()
+    assert store.claim(target) is True  # connects and reads the slot map first
+    redis_roundtrips.count = 0
+    store.stamp(target, "used", timezone.now() + timedelta(hours=1), release_claim=True)
+    assert redis_roundtrips.count == 1
+    master = cluster.master_for(store.key(target))
+    assert master.client().get(store.key(target)) == b"used"
+    assert master.client().exists(store.claim_key(target)) == 0
+    assert store.lookup(target) == "used"
+    assert store.available
+
+
+def test_many_tickets_released_at_once_never_cross_slots(cluster, settings, caplog):
+    """Claims of 50 tickets (50 slots) dropped with their stamps: one DEL per key."""
+    import uuid
+
+    settings.TICKETOFFICE_REDIS = redis_py_settings(cluster)["TICKETOFFICE_REDIS"]
+    store = get_store()
+    targets = [uuid.uuid4() for _ in range(50)]
+    for target in targets:
+        assert store.claim(target) is True
+    caplog.set_level(logging.WARNING, logger="django_ticketoffice.stamps")
+    expiry = timezone.now() + timedelta(hours=1)
+    store.stamp_many([(t, expiry) for t in targets], "revoked", release_claims=True)
+    assert caplog.records == []  # a multi-key DEL across slots would have failed
+    for target in targets:
+        assert store.lookup(target) == "revoked"
+        assert store.claim(target) is True  # the old claim is gone
+    assert store.available
+
+
 @pytest.mark.django_db
 def test_bulk_revocation_of_100000_tickets_spreads_over_the_slots(
     cluster, settings, django_capture_on_commit_callbacks, redis_roundtrips, caplog

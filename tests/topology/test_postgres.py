@@ -171,6 +171,30 @@ def bounced_settings(pgbouncer, base_settings, redis_stamps, **options) -> dict:
     return {**base_settings, **redis_stamps, "DATABASES": databases}
 
 
+def test_prepared_statements_break_under_transaction_pooling(pgbouncer):
+    """Why the snippet keeps psycopg from preparing: PgBouncer 1.18 cannot route them."""
+    import psycopg
+
+    def connect(prepare_threshold):
+        return psycopg.connect(
+            host="127.0.0.1", port=pgbouncer.port, user="postgres", dbname=DATABASE,
+            autocommit=True, prepare_threshold=prepare_threshold,
+        )  # fmt: skip
+
+    outcomes = {}
+    for threshold in (0, None):  # 0: prepare at once; None: never prepare
+        with connect(threshold) as client, connect(None) as other:
+            client.execute("SELECT %s::int", (1,))  # on one server connection
+            other.execute("BEGIN")
+            other.execute("SELECT 1")  # now holds that server connection
+            try:
+                outcomes[threshold] = client.execute("SELECT %s::int", (2,)).fetchone()
+            except psycopg.errors.InvalidSqlStatementName as error:
+                outcomes[threshold] = type(error).__name__
+            other.execute("COMMIT")
+    assert outcomes == {0: "InvalidSqlStatementName", None: (2,)}
+
+
 @pytest.fixture(scope="module")
 def bounced_app(start_app, pgbouncer, base_settings, redis_stamps) -> App:
     settings = bounced_settings(pgbouncer, base_settings, redis_stamps)

@@ -82,7 +82,12 @@ def setting_problem(value: Any) -> str | None:
             or not all(isinstance(node, str) and _is_url(node) for node in nodes)
         ):
             return 'CLUSTER must list node URLs, e.g. ["redis://10.0.0.1:6379"]'
+    sentinel_only = sorted({"SERVICE", "DB", "SENTINEL_OPTIONS"} & set(value))
+    if sentinel_only and "SENTINELS" not in value:
+        return f"{sentinel_only} only go with SENTINELS"
     if "SENTINELS" in value:
+        if not isinstance(value.get("DB", 0), int) or isinstance(value.get("DB"), bool):
+            return "DB must be a database number"
         if not isinstance(value.get("SERVICE"), str) or not value["SERVICE"]:
             return "SENTINELS needs SERVICE, the name the sentinels monitor"
         sentinels = value["SENTINELS"]

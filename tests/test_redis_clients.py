@@ -190,6 +190,8 @@ def test_setting_down_costs_one_connection_attempt(settings, monkeypatch):
         ({"SENTINELS": ["s:26379"], "SERVICE": "m"}, "(host, port) pairs"),
         ({"URL": "redis://a", "OPTIONS": "socket_timeout=1"}, "OPTIONS must be a dict"),
         ({"url": "redis://a"}, "unknown keys"),
+        ({"URL": "redis://a", "SERVICE": "mymaster"}, "only go with SENTINELS"),
+        ({"SENTINELS": [("s", 26379)], "SERVICE": "m", "DB": "3"}, "database number"),
     ],
 )
 def test_malformed_settings_are_explained(settings, value, problem):

@@ -121,6 +121,10 @@ def test_replica_lag_never_refuses_a_fresh_ticket(routed_app, replica):
 
     def fault(result):
         replica.execute("SELECT pg_wal_replay_pause()")
+        servers.wait_for(
+            lambda: replica.execute("SELECT pg_get_wal_replay_pause_state()") == [("paused",)],
+            "replay to pause on the replica",
+        )
         issued_during_lag.extend(app.issue(30))
         result.fresh.extend(issued_during_lag)
         # Proof of the lag: the replica (and so the admin list) does not have them.

@@ -7,6 +7,7 @@ PostgreSQL from ``/usr/lib/postgresql/<version>/bin``.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import glob
 import os
@@ -102,7 +103,9 @@ def stop(process: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM) -> 
         process.wait(timeout=5)
 
 
+@atexit.register
 def stop_all() -> None:
+    """Stop every process started here (also at exit, if a session ends abruptly)."""
     for process in reversed(STARTED):
         with contextlib.suppress(ProcessLookupError):
             stop(process)

@@ -39,6 +39,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
+from . import redis_clients
 from .conf import DEFAULTS, app_settings
 from .tokens import MAX_TOKEN_LENGTH, token_length
 from .utils import as_lifetime
@@ -80,6 +81,8 @@ def _vendor(database: Any) -> str:
 @checks.register(TAG, checks.Tags.caches)
 def check_cache(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """E001, W002, W004: the stamp cache exists, is shared, and reports its failures."""
+    if app_settings.REDIS is not None:
+        return []  # the stamps have their own Redis; the cache alias is not used
     alias = app_settings.CACHE
     caches_setting = getattr(settings, "CACHES", {}) or {}
     if not isinstance(alias, str) or alias not in caches_setting:
@@ -263,6 +266,10 @@ _TYPED: dict[str, tuple[Callable[[Any], bool], str]] = {
     "TOKEN_PARAMETER": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
     "REDIRECT": (lambda v: isinstance(v, bool), "True or False"),
     "CACHE": (lambda v: isinstance(v, str), "a cache alias (string)"),
+    "REDIS": (
+        lambda v: redis_clients.setting_problem(v) is None,
+        'None, a redis:// URL, or a dict with "URL", "CLUSTER" or "SENTINELS"',
+    ),
     "CACHE_KEY_PREFIX": (lambda v: isinstance(v, str), "a string"),
     "SECRET_KEY": (lambda v: v is None or (isinstance(v, str) and v != ""), "None or a string"),
     "SECRET_KEY_FALLBACKS": (

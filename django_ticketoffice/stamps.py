@@ -3,12 +3,16 @@
 The database is the source of truth. The store may only ever say *refuse*:
 a miss, an evicted key or an unreachable cache falls through to the database.
 
-With django-redis behind ``TICKETOFFICE_CACHE`` the store talks to the raw
-redis-py client of the primary (never a replica, so a fresh stamp is always
-seen): one ``GET`` per check, ``SET NX`` with a TTL per stamp. With any other
-Django cache backend it uses the portable cache API.
+With Redis (``TICKETOFFICE_REDIS``, or a django-redis, Django ``RedisCache`` or
+django-valkey alias in ``TICKETOFFICE_CACHE``) the store talks to the raw
+client of the primary, found once per process by
+:mod:`django_ticketoffice.redis_clients` (never a replica, so a fresh stamp is
+always seen): one ``GET`` per check, ``SET NX`` with a TTL per stamp, plain
+bytes. Redis Cluster works the same way. With any other Django cache backend
+the store uses the portable cache API.
 
-Key layout (``{uuid}`` keeps every key of a ticket in one Redis Cluster slot)::
+Key layout (``{uuid}`` keeps every key of a ticket in one Redis Cluster slot, so
+every command and pipeline about one ticket goes to one node)::
 
     <prefix>{<uuid>}          b"used" or b"revoked"
     <prefix>{<uuid>}:claim    b"1" while a stamped view runs (single-use tickets)
@@ -44,6 +48,7 @@ from django.db import router, transaction
 from django.dispatch import receiver
 from django.utils import timezone
 
+from . import redis_clients
 from .conf import app_settings
 from .exceptions import TicketError, TicketRevokedError, TicketServiceUnavailable, TicketUsedError
 from .local_stamps import LocalStamps
@@ -66,12 +71,18 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) en
 return 0
 """
 
+# Commands per pipeline when stamping many tickets: a bulk revocation of
+# 100,000 tickets is 100 round trips, none of which holds the server for long.
+PIPELINE_BATCH = 1000
+
 
 class StampStore:
     """Used/revoked stamps in a Django cache, behind a circuit breaker."""
 
     def __init__(self, alias: str) -> None:
         self.alias = alias
+        # What the log lines name: the alias, or the setting that named the client.
+        self.label = alias
         self.prefix: str = app_settings.CACHE_KEY_PREFIX
         self.failure_policy: str = app_settings.CACHE_FAILURE
         self.retry_interval = float(app_settings.CACHE_RETRY_INTERVAL)
@@ -111,7 +122,7 @@ class StampStore:
             logger.warning(
                 "Ticket stamp cache %r failed during %s (%s: %s). The database decides "
                 "alone for the next %g s.",
-                self.alias,
+                self.label,
                 operation,
                 type(error).__name__,
                 error,
@@ -123,7 +134,7 @@ class StampStore:
             with self._lock:
                 recovered, self._failing = self._failing, False
             if recovered:
-                logger.info("Ticket stamp cache %r is back.", self.alias)
+                logger.info("Ticket stamp cache %r is back.", self.label)
 
     def _drop_connections(self) -> None:
         """Forget pooled connections after a failure (a restarted server broke them)."""
@@ -418,17 +429,30 @@ return 0
 
 
 class RedisStampStore(StampStore):
-    """Stamps in Redis through django-redis's raw client: plain bytes, no pickle."""
+    """Stamps through the raw client of the Redis primary: plain bytes, no pickle.
 
-    def __init__(self, alias: str) -> None:
+    The client comes from ``source`` once, on first use (a cluster client
+    contacts the cluster when it is built, so that happens behind the breaker),
+    and is then kept for the life of the process: its pool reconnects by itself.
+    Every command names keys of one ticket only, so each goes to one cluster node.
+    """
+
+    def __init__(self, alias: str, source: redis_clients.PrimarySource) -> None:
         super().__init__(alias)
+        self.label = source.label
+        self._source = source
+        self._redis: Any = None
+        self._connect_lock = threading.Lock()
         self._scripts: dict[str, Any] = {}
 
     def _client(self) -> Any:
-        from django_redis import get_redis_connection
-
-        # write=True: the primary. A replica may not have the fresh stamp yet.
-        return get_redis_connection(self.alias, write=True)
+        client = self._redis
+        if client is None:
+            with self._connect_lock:
+                if self._redis is None:
+                    self._redis = self._source.connect()
+                client = self._redis
+        return client
 
     def _get(self, key: str) -> Any:
         return self._client().get(key)
@@ -440,12 +464,16 @@ class RedisStampStore(StampStore):
             key, ttl = items[0]
             client.set(key, value, ex=ttl, nx=True)
             return
-        pipe = client.pipeline(transaction=False)
-        for key, ttl in items:
-            pipe.set(key, value, ex=ttl, nx=True)
-        if released:
-            pipe.delete(*released)
-        pipe.execute()
+        # One DEL per key: a multi-key DEL across tickets would cross cluster slots.
+        commands: list[tuple[str, int | None]] = [*items, *((key, None) for key in released)]
+        for start in range(0, len(commands), PIPELINE_BATCH):
+            pipe = client.pipeline(transaction=False)
+            for name, lifetime in commands[start : start + PIPELINE_BATCH]:
+                if lifetime is None:
+                    pipe.delete(name)
+                else:
+                    pipe.set(name, value, ex=lifetime, nx=True)
+            pipe.execute()
 
     def _add(self, key: str, ttl: int) -> bool:
         return bool(self._client().set(key, b"1", ex=ttl, nx=True))
@@ -472,6 +500,7 @@ class RedisStampStore(StampStore):
         script(keys=[key, claim_key], args=[state.encode("ascii"), ttl], client=client)
 
     def _delete(self, *keys: str) -> None:
+        # The keys of one ticket: one slot, one DEL.
         self._client().delete(*keys)
 
     def _put(self, key: str, value: str, ttl: int) -> None:
@@ -492,46 +521,54 @@ class RedisStampStore(StampStore):
     def _drop_connections(self) -> None:
         # Sockets to a killed or restarted server fail once each; drop them all
         # now so that the first try after the retry interval reconnects.
+        if self._redis is None:
+            return
         try:
-            self._client().connection_pool.disconnect(inuse_connections=False)
+            redis_clients.drop_idle_connections(self._redis)
         except Exception:
-            logger.debug("Could not reset the connections of %r.", self.alias, exc_info=True)
+            logger.debug("Could not reset the connections of %r.", self.label, exc_info=True)
+
+    def close(self) -> None:
+        """Close the connections of a client this store built itself."""
+        if self._redis is not None and self._source.owned:
+            try:
+                redis_clients.close(self._redis)
+            except Exception:
+                logger.debug("Could not close the connections of %r.", self.label, exc_info=True)
+        self._redis = None
 
 
-_stores: dict[str, StampStore] = {}
-_stores_lock = threading.Lock()
+_store: StampStore | None = None
+_store_lock = threading.Lock()
 
 
-def _has_raw_redis_client(alias: str) -> bool:
-    """True for django-redis with a client that hands out raw redis-py clients."""
-    try:
-        from django_redis.cache import RedisCache
-        from django_redis.client import ShardClient
-    except ImportError:
-        return False
-    cache = caches[alias]
-    # ShardClient has no single primary to read from: use the portable API.
-    return isinstance(cache, RedisCache) and not isinstance(cache.client, ShardClient)
+def _build_store() -> StampStore:
+    alias = app_settings.CACHE
+    source = redis_clients.resolve(alias, app_settings.REDIS)
+    if source is None:
+        return StampStore(alias)
+    return RedisStampStore(alias, source)
 
 
 def get_store() -> StampStore:
-    """Return the stamp store of ``TICKETOFFICE_CACHE``, built once per process."""
-    alias = app_settings.CACHE
-    store = _stores.get(alias)
+    """Return the stamp store, built once per process (and after settings change)."""
+    global _store
+    store = _store
     if store is None:
-        with _stores_lock:
-            store = _stores.get(alias)
+        with _store_lock:
+            store = _store
             if store is None:
-                redis = _has_raw_redis_client(alias)
-                store = (RedisStampStore if redis else StampStore)(alias)
-                _stores[alias] = store
+                store = _store = _build_store()
     return store
 
 
 def reset_stores() -> None:
-    """Forget the stores and their breaker state (tests, settings changes)."""
-    with _stores_lock:
-        _stores.clear()
+    """Forget the store, its client and its breaker state (tests, settings changes)."""
+    global _store
+    with _store_lock:
+        store, _store = _store, None
+    if isinstance(store, RedisStampStore):
+        store.close()
 
 
 @receiver(setting_changed)

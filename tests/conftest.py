@@ -29,6 +29,20 @@ def _missing_service(reason: str) -> None:
     pytest.skip(f"{reason} (set CI=true to make this a failure)")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Topology tests start a dozen servers: they run only when ``-m`` names them.
+
+    ``pytest -m topology`` runs them (``.ci/run`` does, right after the suite);
+    ``pytest`` and ``pytest -m "not browser"`` leave them out, as deselected.
+    """
+    if "topology" in (config.getoption("markexpr") or ""):
+        return
+    kept = [item for item in items if item.get_closest_marker("topology") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept
+
+
 @pytest.fixture(autouse=True)
 def _fresh_stores() -> Iterator[None]:
     stamps.reset_stores()
@@ -86,12 +100,23 @@ def redis(settings) -> Iterator[object]:
     flush_test_redis(client)
 
 
-@pytest.fixture(params=["redis", "locmem"])
+# How a project can point the stamps at one Redis server: a django-redis alias,
+# Django's own RedisCache alias, or the TICKETOFFICE_REDIS setting. All three
+# reach the same server (REDIS_URL) through its raw client.
+REDIS_STAMP_CACHES = ("redis", "builtin", "setting")
+
+
+@pytest.fixture(params=[*REDIS_STAMP_CACHES, "locmem"])
 def stamp_cache(request, settings) -> Iterator[str]:
-    """Run a test once with Redis and once with the local-memory cache."""
-    if request.param == "redis":
+    """Run a test with each way of naming Redis, and with the local-memory cache."""
+    if request.param in REDIS_STAMP_CACHES:
         request.getfixturevalue("redis")
-        yield "redis"
+        if request.param == "builtin":
+            settings.TICKETOFFICE_CACHE = "builtin"
+        elif request.param == "setting":
+            settings.TICKETOFFICE_CACHE = "default"
+            settings.TICKETOFFICE_REDIS = settings.REDIS_URL
+        yield request.param
     else:
         settings.TICKETOFFICE_CACHE = "default"
         yield "locmem"
@@ -105,10 +130,15 @@ def fresh_process(settings) -> None:
 
 
 class RoundTrips:
-    """Counts packets sent to Redis by redis-py: one per command or pipeline."""
+    """Counts packets sent to Redis by redis-py: one per command or pipeline.
+
+    The handshake of a new connection (``CLIENT SETINFO``, ``SELECT``, ...) is
+    not counted: it is paid once per connection, not per check.
+    """
 
     def __init__(self) -> None:
         self.count = 0
+        self.handshakes = 0
 
 
 @pytest.fixture
@@ -118,12 +148,23 @@ def redis_roundtrips(monkeypatch) -> RoundTrips:
 
     counter = RoundTrips()
     original_send = AbstractConnection.send_packed_command
+    original_handshake = AbstractConnection.on_connect_check_health
 
     def send_packed_command(self, command, check_health=True):
-        counter.count += 1
+        if not getattr(self, "_handshaking", False):
+            counter.count += 1
         return original_send(self, command, check_health)
 
+    def on_connect_check_health(self, *args, **kwargs):
+        counter.handshakes += 1
+        self._handshaking = True
+        try:
+            return original_handshake(self, *args, **kwargs)
+        finally:
+            self._handshaking = False
+
     monkeypatch.setattr(AbstractConnection, "send_packed_command", send_packed_command)
+    monkeypatch.setattr(AbstractConnection, "on_connect_check_health", on_connect_check_health)
     return counter
 
 

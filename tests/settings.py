@@ -83,6 +83,12 @@ CACHES: dict[str, dict[str, object]] = {
             "SOCKET_TIMEOUT": 0.5,
         },
     },
+    # Django's own Redis backend, on the same server.
+    "builtin": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    },
 }
 
 # Cookie sessions keep query counts about tickets, not about sessions.

@@ -227,6 +227,8 @@ def test_w004_global_ignore_exceptions(quiet):
         ("CACHE_KEY_PREFIX", None, "ticketoffice.W009"),
         ("SECRET_KEY", b"bytes", "ticketoffice.W009"),
         ("SECRET_KEY_FALLBACKS", "one-key", "ticketoffice.W009"),
+        ("REDIS", "10.0.0.5:6379", "ticketoffice.W009"),
+        ("REDIS", {"CLUSTER": "redis://10.0.0.1:6379"}, "ticketoffice.W009"),
     ],
 )
 def test_wrong_setting_types(quiet, name, value, expected):
@@ -250,10 +252,22 @@ def test_wrong_setting_types(quiet, name, value, expected):
         ("SECRET_KEY", "dedicated"),
         ("SECRET_KEY_FALLBACKS", ("old",)),
         ("REFUSAL_HANDLER", "django_ticketoffice.views.refuse"),
+        ("REDIS", "redis://10.0.0.5:6379/0"),
+        ("REDIS", {"CLUSTER": ["redis://10.0.0.1:6379", "redis://10.0.0.2:6379"]}),
     ],
 )
 def test_right_setting_types_are_quiet(quiet, name, value):
     setattr(quiet, f"TICKETOFFICE_{name}", value)
+    assert ids() == []
+
+
+def test_own_redis_makes_the_cache_alias_irrelevant(settings):
+    # A local-memory TICKETOFFICE_CACHE next to a shared database would warn
+    # (W002), and a missing alias is an error (E001); neither matters once the
+    # stamps have their own Redis.
+    settings.TICKETOFFICE_CACHE = "missing"
+    assert "ticketoffice.E001" in ids()
+    settings.TICKETOFFICE_REDIS = "redis://10.0.0.5:6379/0"
     assert ids() == []
 
 

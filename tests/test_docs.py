@@ -147,6 +147,68 @@ def test_sentinel_settings_name_real_classes():
     assert settings_sentinel.CACHES["tickets"]["LOCATION"].startswith("redis://")
 
 
+def test_builtin_redis_settings_select_the_raw_store(settings, redis):
+    from docs.snippets import settings_builtin_redis
+
+    caches = {**settings_builtin_redis.CACHES}
+    # The primary here; the "replica" on a closed port is never read for stamps.
+    caches["tickets"] = {
+        **caches["tickets"],
+        "LOCATION": [settings.REDIS_URL, "redis://127.0.0.1:1/0"],
+    }
+    with override_settings(
+        CACHES=caches, TICKETOFFICE_CACHE=settings_builtin_redis.TICKETOFFICE_CACHE
+    ):
+        store = stamps.get_store()
+        assert isinstance(store, stamps.RedisStampStore)
+        ticket = Ticket(place="museum", purpose="visit")
+        store.stamp(ticket.uuid, stamps.USED, None)
+        assert store.lookup(ticket.uuid) == stamps.USED
+        assert redis.get(store.key(ticket.uuid)) == b"used"
+
+
+def test_ticketoffice_redis_snippets_are_well_formed():
+    from django_ticketoffice.redis_clients import setting_problem
+    from docs.snippets import settings_cluster, settings_reference, settings_sentinel_setting
+
+    for snippet in (settings_cluster, settings_sentinel_setting, settings_reference):
+        assert setting_problem(snippet.TICKETOFFICE_REDIS) is None, snippet.__name__
+
+
+def test_valkey_cluster_settings_name_a_real_backend():
+    pytest.importorskip("django_valkey")
+    from django.utils.module_loading import import_string
+
+    from docs.snippets import settings_cluster_valkey
+
+    config = settings_cluster_valkey.CACHES[settings_cluster_valkey.TICKETOFFICE_CACHE]
+    import_string(config["BACKEND"])
+
+
+def test_replica_settings_route_tickets_to_the_primary():
+    from django.utils.module_loading import import_string
+
+    from django_ticketoffice.models import Ticket as TicketModel
+    from docs.snippets import routers, settings_replica
+
+    assert set(settings_replica.DATABASES) == {"default", "replica"}
+    (path,) = settings_replica.DATABASE_ROUTERS
+    assert path.rsplit(".", 1)[1] == "PrimaryReplicaRouter"
+    router = import_string(f"docs.snippets.routers.{path.rsplit('.', 1)[1]}")()
+    assert isinstance(router, routers.PrimaryReplicaRouter)
+    assert router.db_for_write(TicketModel) == "default"
+    assert router.db_for_read(TicketModel) == "replica"
+    assert router.allow_migrate("replica", "django_ticketoffice") is False
+
+
+def test_pgbouncer_settings_avoid_prepared_statements():
+    from docs.snippets import settings_pgbouncer
+
+    database = settings_pgbouncer.DATABASES["default"]
+    assert database["OPTIONS"]["server_side_binding"] is False
+    assert database["DISABLE_SERVER_SIDE_CURSORS"] is True
+
+
 @pytest.mark.django_db
 def test_key_rotation_keeps_old_links_valid(settings):
     from docs.snippets import key_rotation

@@ -1,8 +1,9 @@
 """The stamp store (issue 3): query and round-trip counts per path, key layout, TTLs, commits.
 
-Every functional test runs twice through ``stamp_cache``: with the real Redis
-at ``REDIS_URL`` and with the local-memory cache. Only the Redis round-trip
-counts differ (the local-memory cache makes none).
+Every functional test runs through ``stamp_cache`` with the real Redis at
+``REDIS_URL``, named three ways (a django-redis alias, Django's own
+``RedisCache`` alias, ``TICKETOFFICE_REDIS``), and with the local-memory cache.
+Only the Redis round-trip counts differ (the local-memory cache makes none).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from django_ticketoffice.models import Ticket
 from django_ticketoffice.stamps import RedisStampStore, StampStore, get_store
 from django_ticketoffice.statements import can_return_rows
 from django_ticketoffice.verification import verify_token
-from tests.conftest import flush_test_redis, free_port, redis_client
+from tests.conftest import REDIS_STAMP_CACHES, flush_test_redis, free_port, redis_client
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +44,7 @@ def link(path, token):
 
 def stored(stamp_cache, key):
     """The raw value of a key in the stamp cache, as text."""
-    if stamp_cache == "redis":
+    if stamp_cache in REDIS_STAMP_CACHES:
         value = redis_client().get(key)
         return None if value is None else value.decode()
     return caches["default"].get(key, version=0)
@@ -55,7 +56,7 @@ def refused(response, status, reason):
 
 
 def expected_roundtrips(stamp_cache, count):
-    return count if stamp_cache == "redis" else 0
+    return count if stamp_cache in REDIS_STAMP_CACHES else 0
 
 
 class Commands:
@@ -69,8 +70,11 @@ class Commands:
 
 
 @pytest.fixture
-def redis_commands(monkeypatch):
-    """Record the commands of each packet sent to Redis: one command, or a pipeline."""
+def redis_commands(monkeypatch, redis_roundtrips):
+    """Record the commands of each packet sent to Redis: one command, or a pipeline.
+
+    A new connection's handshake is left out, as ``redis_roundtrips`` does.
+    """
     from redis.connection import AbstractConnection
 
     spy = Commands()
@@ -78,11 +82,13 @@ def redis_commands(monkeypatch):
     original_pack_many = AbstractConnection.pack_commands
 
     def send_command(self, *args, **kwargs):
-        spy.packets.append([str(args[0]).upper()])
+        if not getattr(self, "_handshaking", False):
+            spy.packets.append([str(args[0]).upper()])
         return original_send(self, *args, **kwargs)
 
     def pack_commands(self, commands):
-        spy.packets.append([str(c[0]).upper() for c in commands])
+        if not getattr(self, "_handshaking", False):
+            spy.packets.append([str(c[0]).upper() for c in commands])
         return original_pack_many(self, commands)
 
     monkeypatch.setattr(AbstractConnection, "send_command", send_command)
@@ -223,7 +229,7 @@ def test_first_use_counts(
     assert response.status_code == 302
     assert queries.captured_queries[0]["sql"].startswith("SELECT")
     assert redis_roundtrips.count == expected_roundtrips(stamp_cache, 1)
-    if stamp_cache == "redis":
+    if stamp_cache in REDIS_STAMP_CACHES:
         assert redis_commands.packets == [["GET"]]
 
     # The follow-up request: one script that checks the stamp and takes the
@@ -245,7 +251,7 @@ def test_first_use_counts(
     else:  # MySQL, MariaDB
         assert [s.split()[0] for s in sql] == ["UPDATE", "SELECT"]
     assert redis_roundtrips.count == expected_roundtrips(stamp_cache, 2)
-    if stamp_cache == "redis":
+    if stamp_cache in REDIS_STAMP_CACHES:
         assert redis_commands.packets == [["EVALSHA"], ["SET", "DEL"]]
     assert stored(stamp_cache, key) == "used"
     assert stored(stamp_cache, get_store().claim_key(ticket.uuid)) is None
@@ -278,7 +284,7 @@ def test_flushed_cache_replay_refused_and_stamp_rewritten(
 ):
     ticket, token = used
     key = get_store().key(ticket.uuid)
-    if stamp_cache == "redis":
+    if stamp_cache in REDIS_STAMP_CACHES:
         flush_test_redis(redis_client())
     else:
         caches["default"].clear()
@@ -290,7 +296,7 @@ def test_flushed_cache_replay_refused_and_stamp_rewritten(
     # GET (miss), then SET NX of the written-back stamp.
     assert redis_roundtrips.count == expected_roundtrips(stamp_cache, 2)
     assert stored(stamp_cache, key) == "used"
-    if stamp_cache == "redis":
+    if stamp_cache in REDIS_STAMP_CACHES:
         assert redis_client().get(key) == b"used"
         remaining = (ticket.expiry_datetime - timezone.now()).total_seconds()
         assert 0 < redis_client().ttl(key) <= math.ceil(remaining)
@@ -383,12 +389,24 @@ def test_store_selection(settings):
             "LOCATION": [settings.REDIS_URL],
             "OPTIONS": {"CLIENT_CLASS": "django_redis.client.ShardClient"},
         },
+        # Nothing listens there: choosing the store connects to nothing.
+        "sentinel": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": "redis://mymaster/0",
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.SentinelClient",
+                "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+                "SENTINELS": [("127.0.0.1", CLOSED_PORT)],
+            },
+        },
     }
     expected = {
         "redis": RedisStampStore,
         "default": StampStore,
-        "builtin": StampStore,
+        # Django's own Redis backend: its raw client, as first-class as django-redis.
+        "builtin": RedisStampStore,
         "sharded": StampStore,
+        "sentinel": RedisStampStore,
     }
     for alias, store_class in expected.items():
         settings.TICKETOFFICE_CACHE = alias

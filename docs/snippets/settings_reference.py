@@ -19,6 +19,10 @@ TICKETOFFICE_REDIRECT = True
 TICKETOFFICE_CACHE = "default"
 TICKETOFFICE_CACHE_KEY_PREFIX = "ticketoffice:"
 
+# The stamps' own Redis, instead of TICKETOFFICE_CACHE: a URL such as
+# "redis://10.0.0.5:6379/0", or {"CLUSTER": [...]} or {"SENTINELS": [...], ...}.
+TICKETOFFICE_REDIS = None
+
 # While the cache is down: "db" checks the database, "closed" refuses (503).
 TICKETOFFICE_CACHE_FAILURE = "db"
 

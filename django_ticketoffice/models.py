@@ -320,7 +320,6 @@ class Ticket(models.Model):
         _("place"),
         max_length=50,
         blank=True,
-        db_index=True,
         help_text=_("Where the ticket is to be used."),
     )
     purpose = models.CharField(
@@ -334,7 +333,11 @@ class Ticket(models.Model):
     data = models.JSONField(_("data"), default=dict, blank=True)
     creation_datetime = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
     expiry_datetime = models.DateTimeField(_("expires"), null=True, blank=True, db_index=True)
-    usage_datetime = models.DateTimeField(_("used"), null=True, blank=True, db_index=True)
+    # Not indexed: the claim sets it, and an UPDATE that changes no indexed
+    # column can stay on its page (a PostgreSQL HOT update), which keeps the
+    # hot path cheap on large tables. The admin's status filters work through
+    # the creation index (newest first) and the other columns.
+    usage_datetime = models.DateTimeField(_("used"), null=True, blank=True)
     revocation_datetime = models.DateTimeField(_("revoked"), null=True, blank=True, db_index=True)
     uses = models.PositiveIntegerField(
         _("uses"), default=0, editable=False, help_text=_("Stamped uses taken so far.")
@@ -369,6 +372,10 @@ class Ticket(models.Model):
         verbose_name = _("ticket")
         verbose_name_plural = _("tickets")
         permissions = [("revoke_ticket", _("Can revoke ticket"))]
+        indexes = [
+            # Revocation and cleanup by place and purpose; the admin's place filter.
+            models.Index(fields=["place", "purpose"], name="ticketoffice_place_purpose"),
+        ]
 
     def __str__(self) -> str:
         label = "/".join(part for part in (self.place, self.purpose) if part) or "ticket"

@@ -1,143 +1,34 @@
-"""The life of a claim: how a ticket is consumed exactly as often as it allows.
-
-A claim takes one use of a ticket *before* the protected action runs, with
-one conditional UPDATE that only a valid ticket with uses left satisfies
-(:func:`claim_rows`), so that of any number of concurrent requests exactly
-``max_uses`` win. The use that exhausts the ticket also marks it used. Then
-the action either succeeds and the claim is *settled* (the stamp cache and
-``ticket_used`` follow the commit), or it fails and the claim is *undone*:
-the use is given back.
-
-This module owns that life for every caller: :meth:`Ticket.use`, sync and
-async views, function and class-based views. It settles only once a response
-is known to succeed (status below 400, *after* a lazy ``TemplateResponse`` has
-rendered), undoes on any failure, including a cancelled task and a database
-connection lost inside the view, and lets a revocation recorded meanwhile win.
-"""
+"""A claim on one ticket: take it, then settle it or undo it."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DatabaseError, connections, models, router, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db import DatabaseError, connections, router, transaction
 from django.http import HttpRequest, HttpResponseBase
 from django.utils import timezone
 
-from . import statements
-from .exceptions import CredentialsError, TicketError, TicketUsedError
-from .signals import ticket_release_failed, ticket_used
-from .stamps import SPENT, USED, get_store, on_ticket_commit, write_back
-from .states import refusal_for, refusal_for_state, valid_q
-from .verification import ticket_by_uuid
+from .. import statements
+from ..exceptions import CredentialsError, TicketError, TicketUsedError
+from ..signals import ticket_release_failed, ticket_used
+from ..stamps import SPENT, USED, get_store, on_ticket_commit, write_back
+from ..states import refusal_for, refusal_for_state
+from ..verification import ticket_by_uuid
+from .sql import (
+    claim_any_by_uuid,
+    claim_rows,
+    claim_single_by_pk,
+    claim_single_by_uuid,
+    release_rows,
+)
 
 logger = logging.getLogger("django_ticketoffice.claims")
 
-T = TypeVar("T")
-
-# Browsers never navigate with these, link checkers and prefetchers send them:
-# they never consume a ticket.
-NEVER_CONSUMING_METHODS = frozenset({"HEAD", "OPTIONS", "TRACE"})
-
 _NEW, _TAKING, _TAKEN, _SETTLED, _UNDONE = "new", "taking", "taken", "settled", "undone"
-
-# For claim_statement(): the row's own max_uses decides (the ticket is not loaded).
-ANY_USES = -1
-
-# The claim, in one place for every caller ----------------------------------------
-
-
-def claim_statement(
-    rows: models.QuerySet[Any], now: datetime, max_uses: int | None = 1
-) -> tuple[models.QuerySet[Any], dict[str, Any]]:
-    """THE claim: the UPDATE that takes one use of each valid row of ``rows`` with uses left.
-
-    Returns the queryset and the values to update. The limit is in the WHERE,
-    so concurrent claims never take more than ``max_uses``; the use that
-    reaches it stamps ``usage_datetime`` (the ticket is used up).
-    ``max_uses`` is the tickets' own (it never changes once issued): it only
-    picks the cheapest statement that says so; ``ANY_USES`` lets each row's
-    own limit decide, for a ticket known only by its uuid. Every claim is
-    built here, and run by :mod:`.statements`, compiled once.
-    """
-    valid = valid_q(now)
-    if max_uses == 1:
-        # The hot path: a single-use ticket's only use is its last.
-        return rows.filter(valid, max_uses=1, uses=0), {"usage_datetime": now, "uses": 1}
-    if max_uses is None:
-        # No limit but the expiry: nothing to count against, never used up.
-        return rows.filter(valid, max_uses__isnull=True), {"uses": F("uses") + 1}
-    if max_uses == ANY_USES:
-        rows = rows.filter(valid, Q(max_uses__isnull=True) | Q(uses__lt=F("max_uses")))
-    else:
-        rows = rows.filter(valid, uses__lt=F("max_uses"))
-    return rows, {
-        # Before ``uses``: MySQL assigns left to right, so this reads the count
-        # before the claim, as every other database does. NULL <= n is not
-        # true: an unlimited ticket is never used up.
-        "usage_datetime": Case(
-            When(max_uses__lte=F("uses") + 1, then=Value(now)),
-            default=Value(None),
-            output_field=models.DateTimeField(),
-        ),
-        "uses": F("uses") + 1,
-    }
-
-
-def claim_rows(rows: models.QuerySet[Any], now: datetime, max_uses: int | None = 1) -> int:
-    """Run :func:`claim_statement` through the ORM; return the number of rows claimed."""
-    queryset, values = claim_statement(rows, now, max_uses)
-    return int(queryset.update(**values))
-
-
-def release_rows(rows: models.QuerySet[Any]) -> int:
-    """Give back one use of each row of ``rows``: the undo of a claim.
-
-    The ticket has a use left again, so it is no longer used up. A
-    revocation recorded meanwhile stays, and keeps the ticket refused.
-    """
-    return int(rows.filter(uses__gt=0).update(uses=F("uses") - 1, usage_datetime=None))
-
-
-def takes_cache_claim(ticket: Any) -> bool:
-    """Tell whether a claim on ``ticket`` takes the fast first-writer-wins cache key.
-
-    Only single-use tickets do: for them the first writer is the only one
-    that can win. Concurrent uses of a multi-use ticket are all legitimate
-    until the limit, which only the database claim counts.
-    """
-    return getattr(ticket, "max_uses", 1) == 1
-
-
-# Statements compiled once by :mod:`.statements` (each function names its statement).
-
-
-def claim_single_by_pk(model: Any, inputs: dict[str, Any]) -> Any:
-    """Claim a loaded single-use ticket."""
-    return claim_statement(model._base_manager.filter(pk=inputs["pk"]), inputs["now"], 1)
-
-
-def _by_uuid(model: Any, inputs: dict[str, Any]) -> Any:
-    return model._base_manager.filter(
-        uuid=inputs["uuid"], place=inputs["place"], purpose=inputs["purpose"]
-    )
-
-
-def claim_single_by_uuid(model: Any, inputs: dict[str, Any]) -> Any:
-    """Claim a single-use ticket known by uuid, for its place and purpose only."""
-    return claim_statement(_by_uuid(model, inputs), inputs["now"], 1)
-
-
-def claim_any_by_uuid(model: Any, inputs: dict[str, Any]) -> Any:
-    """Claim one use of a ticket known by uuid, whatever its limit."""
-    return claim_statement(_by_uuid(model, inputs), inputs["now"], ANY_USES)
 
 
 class ClaimRefused(Exception):
@@ -194,6 +85,11 @@ class Claim:
                 "@invitation_required."
             )
         return cls(ticket, request=request)
+
+    @property
+    def taken(self) -> bool:
+        """True between a successful :meth:`take` and its settle or undo."""
+        return self.state == _TAKEN
 
     # Taking ------------------------------------------------------------------
 
@@ -521,109 +417,3 @@ def use(ticket: Any, *, request: HttpRequest | None = None) -> None:
     claim = Claim(ticket, request=request, cache_claim=False)
     claim.take()
     claim.settle()
-
-
-def consumes(request: HttpRequest, methods: frozenset[str] | None) -> bool:
-    """Tell whether ``request`` consumes its ticket (``methods``: None for all)."""
-    method = (request.method or "GET").upper()
-    if method in NEVER_CONSUMING_METHODS:
-        return False
-    return methods is None or method in methods
-
-
-CLAIM_ATTRIBUTE = "_ticketoffice_claim"
-# Set on a stamped view: the methods that consume (None: all but HEAD/OPTIONS).
-CONSUMES_ATTRIBUTE = "_ticketoffice_consumes"
-
-
-def taken_at_admission(request: HttpRequest) -> Claim | None:
-    """The claim that admission took for the stamped view, once, if any."""
-    claim = getattr(request, CLAIM_ATTRIBUTE, None)
-    if claim is None or claim.adopted or claim.state != _TAKEN:
-        return None
-    if claim.ticket is not getattr(request, "ticket", None):
-        return None
-    claim.adopted = True
-    return claim
-
-
-def abandon(request: HttpRequest) -> None:
-    """Undo a claim taken at admission that no stamped view took over.
-
-    Another decorator between ``@invitation_required`` and
-    ``@stamp_invitation`` may answer without calling the view (a login
-    redirect): then nothing happened, and the ticket stays valid.
-    """
-    claim = getattr(request, CLAIM_ATTRIBUTE, None)
-    if claim is not None and not claim.adopted:
-        claim.undo()
-
-
-def _claim_for(request: HttpRequest) -> Claim:
-    claim = taken_at_admission(request)
-    if claim is not None:
-        return claim
-    claim = Claim.for_request(request)
-    try:
-        claim.take()  # undoes itself if interrupted
-    except TicketError as error:
-        raise ClaimRefused(error) from None
-    return claim
-
-
-def run_view(view: Callable[..., Any], request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-    """Run a sync view inside a claim on the request's ticket.
-
-    Raises :class:`ClaimRefused` when the ticket cannot be claimed.
-    """
-    claim = _claim_for(request)
-    try:
-        response = view(request, *args, **kwargs)
-    except BaseException:
-        claim.undo()
-        raise
-    return claim.finish(response)
-
-
-async def to_completion(step: Callable[[], T]) -> T:
-    """Run a sync step in its thread to the end, even if this task is cancelled meanwhile.
-
-    A thread cannot be stopped: a cancelled await would leave a claim taken by
-    a step that goes on without us. So wait for the step, then re-raise the
-    cancellation for the caller to undo what the step did.
-    """
-    task = asyncio.ensure_future(sync_to_async(step)())
-    cancelled: BaseException | None = None
-    while not task.done():
-        try:
-            await asyncio.wait({task})
-        except asyncio.CancelledError as error:
-            cancelled = error
-    if cancelled is not None:
-        if not task.cancelled():
-            task.exception()  # retrieved: the cancellation is what the caller must see
-        raise cancelled
-    return task.result()
-
-
-async def run_async_view(
-    view: Callable[..., Any], request: HttpRequest, *args: Any, **kwargs: Any
-) -> Any:
-    """Run an async view inside a claim; a cancellation at any await point undoes it."""
-    claim = taken_at_admission(request)
-    if claim is None:
-        claim = Claim.for_request(request)
-        try:
-            await to_completion(claim.take)
-        except TicketError as error:
-            raise ClaimRefused(error) from None
-        except BaseException:
-            # Cancelled while the claim was being taken: it went on, undo it.
-            await to_completion(claim.undo)
-            raise
-    try:
-        response = await view(request, *args, **kwargs)
-    except BaseException:
-        await to_completion(claim.undo)
-        raise
-    return await to_completion(functools.partial(claim.finish, response))

@@ -9,7 +9,6 @@ browser is sent on to the same URL without it.
 
 from __future__ import annotations
 
-import copy
 from typing import Any, cast
 from urllib.parse import unquote_plus
 
@@ -104,16 +103,15 @@ def _masked_query_string(query_string: str, names: list[str]) -> str:
 
 def conceal_credentials(request: HttpRequest) -> None:
     """Mask the credential parameters everywhere the request keeps its URL."""
-    query = request.GET
+    query = cast(QueryDict, request.GET)
     names = [name for name in credential_parameters() if name in query]
     if not names:
         return
-    # Shallow (and mutable): only the masked lists are replaced.
-    masked = cast(QueryDict, copy.copy(query))
+    # In place: this request's own, freshly parsed query (no copy on the refusal path).
+    query._mutable = True
     for name in names:
-        masked.setlist(name, [MASK] * len(query.getlist(name)))
-    masked._mutable = False
-    request.GET = masked  # type: ignore[assignment]
+        query.setlist(name, [MASK] * len(query.getlist(name)))
+    query._mutable = False
     meta = request.META
     query_string = _masked_query_string(meta.get("QUERY_STRING", ""), names)
     meta["QUERY_STRING"] = query_string

@@ -19,25 +19,29 @@ def reset_fillfactor(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('django_ticketoffice', '0002_multiuse_codes_attempts'),
+        ("django_ticketoffice", "0002_multiuse_codes_attempts"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='ticket',
-            name='place',
-            field=models.CharField(blank=True, help_text='Where the ticket is to be used.', max_length=50, verbose_name='place'),
+            model_name="ticket",
+            name="place",
+            field=models.CharField(
+                blank=True,
+                help_text="Where the ticket is to be used.",
+                max_length=50,
+                verbose_name="place",
+            ),
         ),
         migrations.AlterField(
-            model_name='ticket',
-            name='usage_datetime',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='used'),
+            model_name="ticket",
+            name="usage_datetime",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="used"),
         ),
         migrations.AddIndex(
-            model_name='ticket',
-            index=models.Index(fields=['place', 'purpose'], name='ticketoffice_place_purpose'),
+            model_name="ticket",
+            index=models.Index(fields=["place", "purpose"], name="ticketoffice_place_purpose"),
         ),
         migrations.RunPython(set_fillfactor, reset_fillfactor, elidable=True),
     ]

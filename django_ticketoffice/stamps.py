@@ -48,7 +48,7 @@ from django.db import router, transaction
 from django.dispatch import receiver
 from django.utils import timezone
 
-from . import redis_clients
+from . import redis_clients, redis_writes
 from .conf import app_settings
 from .exceptions import TicketError, TicketRevokedError, TicketServiceUnavailable, TicketUsedError
 from .local_stamps import LocalStamps
@@ -444,6 +444,9 @@ class RedisStampStore(StampStore):
         self._redis: Any = None
         self._connect_lock = threading.Lock()
         self._scripts: dict[str, Any] = {}
+        # Whether the server leaves stamp writes unanswered: None until the first
+        # write finds out; False for clients that route commands themselves.
+        self._skip_replies: bool | None = None
 
     def _client(self) -> Any:
         client = self._redis
@@ -451,6 +454,8 @@ class RedisStampStore(StampStore):
             with self._connect_lock:
                 if self._redis is None:
                     self._redis = self._source.connect()
+                    if not redis_writes.eligible(self._redis):
+                        self._skip_replies = False
                 client = self._redis
         return client
 
@@ -460,6 +465,17 @@ class RedisStampStore(StampStore):
     def _set_many(self, items: list[tuple[str, int]], state: str, released: list[str]) -> None:
         value = state.encode("ascii")
         client = self._client()
+        if self._skip_replies is not False and len(items) + len(released) <= PIPELINE_BATCH:
+            # Nobody reads these replies: do not wait for them (see redis_writes).
+            writes: list[tuple[Any, ...]] = [
+                ("SET", key, value, "EX", ttl, "NX") for key, ttl in items
+            ]
+            writes += [("DEL", key) for key in released]
+            if self._skip_replies:
+                redis_writes.write_without_replies(client, writes)
+            else:
+                self._skip_replies = redis_writes.write_and_probe(client, writes)
+            return
         if len(items) == 1 and not released:
             key, ttl = items[0]
             client.set(key, value, ex=ttl, nx=True)
@@ -523,6 +539,8 @@ class RedisStampStore(StampStore):
         # now so that the first try after the retry interval reconnects.
         if self._redis is None:
             return
+        if self._skip_replies:
+            self._skip_replies = None  # the server may have changed: probe again
         try:
             redis_clients.drop_idle_connections(self._redis)
         except Exception:

@@ -176,8 +176,9 @@ def burst(count: int, work: Callable[[], Any], *, extra: Callable[[], None] | No
 class RedisServer:
     """A throwaway redis-server on its own port, without persistence."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, *args: str) -> None:
         self.port = port
+        self.args = args  # more redis-server options
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -197,6 +198,7 @@ class RedisServer:
                 "no",
                 "--daemonize",
                 "no",
+                *self.args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

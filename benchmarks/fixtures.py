@@ -51,6 +51,25 @@ def issue(count: int, *, place: str = PLACE, lifetime: timedelta = LIFETIME) -> 
         return [Ticket.objects.issue(place, PURPOSE, lifetime=lifetime)[1] for _ in range(count)]
 
 
+def issue_multi_use(count: int, *, max_uses: int = 3) -> list[str]:
+    """Issue ``count`` tickets of ``max_uses`` uses each; return their tokens."""
+    with _one_commit():
+        return [
+            Ticket.objects.issue(PLACE, PURPOSE, lifetime=LIFETIME, max_uses=max_uses)[1]
+            for _ in range(count)
+        ]
+
+
+def issue_with_code(count: int) -> list[tuple[str, str]]:
+    """Issue ``count`` tickets with a short code; return ``(uuid, code)`` pairs."""
+    pairs = []
+    with _one_commit():
+        for _ in range(count):
+            ticket, _token, code = Ticket.objects.issue_with_code(PLACE, PURPOSE, lifetime=LIFETIME)
+            pairs.append((str(ticket.uuid), code))
+    return pairs
+
+
 def secrets_of(tokens: list[str]) -> list[tuple[str, str]]:
     """0.2's credentials of tokens: ``(uuid, secret)`` pairs."""
     pairs = []

@@ -27,6 +27,13 @@ GROUPS: list[tuple[str, str, str, list[tuple[str, str]]]] = [
     ("authenticate_use", "In process: authenticate(uuid, secret) and use it", "inprocess",
      [("ticketoffice", "authenticate_use.ticketoffice"), ("sesame", "get_user.sesame"),
       ("pbkdf2", "authenticate_use.pbkdf2")]),
+    ("multi_use_flow", "Accept flow, a ticket of 3 uses (first use)", "request",
+     [("ticketoffice", "flow.multi_use"), ("handwritten", "flow.handwritten")]),
+    ("multi_use", "In process: check a 3-use ticket's token and use it", "inprocess",
+     [("ticketoffice", "verify_use.multi_use"), ("handwritten", "verify_use.handwritten")]),
+    ("code", "In process: check a short code and use its ticket", "inprocess",
+     [("ticketoffice", "verify_code_use.ticketoffice"),
+      ("handwritten", "verify_use.handwritten")]),
     ("read_token", "In process: read a token (signature, expiry, place)", "inprocess",
      [("ticketoffice", "read_token.ticketoffice"), ("handwritten", "unsign.handwritten")]),
 ]  # fmt: skip

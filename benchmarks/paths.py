@@ -112,6 +112,9 @@ def request_clusters(sizes: Sizes, pbkdf2: fixtures.Pbkdf2Tickets) -> list[Clust
                 _flow(lambda token: f"/sesame/login/?sesame={token}"), flow),
         Measure("flow.pbkdf2", "?uuid=&password=, PBKDF2", "pbkdf2",
                 _with_clients(pbkdf2), _flow(_password_url), 1, warmup=False),
+        # Informational: the first use of a 3-use ticket through the same views.
+        Measure("flow.multi_use", "the same, max_uses=3", "ticketoffice",
+                _with_clients(fixtures.issue_multi_use), _flow(_token_url), flow),
     ]  # fmt: skip
     replays = [
         Measure("replay.ticketoffice", "used token", "ticketoffice", clients,
@@ -151,6 +154,10 @@ def _authenticate_use(pair: tuple[str, str]) -> None:
     Ticket.objects.authenticate(pair[0], pair[1], PLACE, PURPOSE).use()
 
 
+def _verify_code_use(pair: tuple[str, str]) -> None:
+    Ticket.objects.verify_code(pair[0], pair[1], PLACE, PURPOSE).use()
+
+
 def _sesame_get_user(token: str) -> None:
     from sesame.utils import get_user
 
@@ -188,6 +195,12 @@ def inprocess_clusters(
                 fixtures.sesame_tokens, _sesame_get_user, n),
         Measure("authenticate_use.pbkdf2", "authenticate() + use(), PBKDF2",
                 "pbkdf2", pbkdf2, _authenticate_use, 1, warmup=False),
+        # Beyond one-shot (informational): the first use of a 3-use ticket, and a
+        # short code checked (and counted) instead of a token.
+        Measure("verify_use.multi_use", "verify_token() + use(), max_uses=3",
+                "ticketoffice", fixtures.issue_multi_use, _verify_use, n),
+        Measure("verify_code_use.ticketoffice", "verify_code() + use()", "ticketoffice",
+                fixtures.issue_with_code, _verify_code_use, n),
         *extra,
     ]  # fmt: skip
     # Microseconds of pure computation each: timed in chunks of calls, so the

@@ -20,6 +20,7 @@ from __future__ import annotations
 from .claim import Claim, ClaimRefused, use
 from .sql import (
     ANY_USES,
+    claim_any_by_pk,
     claim_any_by_uuid,
     claim_rows,
     claim_single_by_pk,
@@ -48,6 +49,7 @@ __all__ = [
     "Claim",
     "ClaimRefused",
     "abandon",
+    "claim_any_by_pk",
     "claim_any_by_uuid",
     "claim_rows",
     "claim_single_by_pk",

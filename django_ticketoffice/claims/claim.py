@@ -19,6 +19,7 @@ from ..stamps import SPENT, USED, get_store, on_ticket_commit, write_back
 from ..states import refusal_for, refusal_for_state
 from ..verification import ticket_by_uuid
 from .sql import (
+    claim_any_by_pk,
     claim_any_by_uuid,
     claim_rows,
     claim_single_by_pk,
@@ -170,6 +171,17 @@ class Claim:
             if statements.update(model, claim_single_by_pk, alias, inputs):
                 ticket.uses, ticket.usage_datetime = 1, now
                 self._claimed(1, now)
+                return
+        elif statements.can_return_rows(alias):
+            # Which use we took comes back with the claim (UPDATE ... RETURNING).
+            inputs = {"pk": ticket.pk, "now": now}
+            fetch = {"uuid": ticket.uuid}
+            claimed = statements.update_returning(
+                model, claim_any_by_pk, alias, inputs, fetch=ticket_by_uuid, fetch_inputs=fetch
+            )
+            if claimed is not None:
+                ticket.uses, ticket.usage_datetime = claimed.uses, claimed.usage_datetime
+                self._claimed(ticket.uses, ticket.usage_datetime)
                 return
         else:
             rows = model._base_manager.using(alias).filter(pk=ticket.pk)

@@ -91,6 +91,11 @@ def claim_single_by_pk(model: Any, inputs: dict[str, Any]) -> Any:
     return claim_statement(model._base_manager.filter(pk=inputs["pk"]), inputs["now"], 1)
 
 
+def claim_any_by_pk(model: Any, inputs: dict[str, Any]) -> Any:
+    """Claim one use of a loaded ticket, whatever its limit."""
+    return claim_statement(model._base_manager.filter(pk=inputs["pk"]), inputs["now"], ANY_USES)
+
+
 def _by_uuid(model: Any, inputs: dict[str, Any]) -> Any:
     return model._base_manager.filter(
         uuid=inputs["uuid"], place=inputs["place"], purpose=inputs["purpose"]

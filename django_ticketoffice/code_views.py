@@ -37,7 +37,7 @@ from .credentials import admit_into_session
 from .exceptions import TicketError
 from .models import Ticket
 from .responses import protect_response
-from .signals import ticket_refused
+from .signals import send_refused
 
 CODE_PARAMETER = "code"
 
@@ -205,14 +205,12 @@ class CodeSignInView(TemplateResponseMixin, ContextMixin, View):
             )
         except TicketError as error:
             pending = self.request.session.get(pending_key(self.place, self.purpose))
-            ticket_refused.send(
-                sender=Ticket,
-                reason=error.reason,
-                error=error,
-                uuid=error.ticket_uuid or _uuid_or_none(pending),
+            send_refused(
+                error,
                 place=self.place,
                 purpose=self.purpose,
                 request=self.request,
+                ticket_uuid=_uuid_or_none(pending),
             )
             message = REFUSALS.get(error.reason, REFUSAL) if error.genuine else REFUSAL
             form.add_error(None, message)

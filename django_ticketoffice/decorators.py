@@ -31,7 +31,7 @@ from .credentials import (
 from .exceptions import NoTicketError, RequestTooLongError, TicketError
 from .models import Ticket
 from .responses import RefusalHandler, get_refusal_handler, protect_response
-from .signals import ticket_admitted, ticket_refused
+from .signals import send_refused, ticket_admitted
 from .tokens import Credentials
 from .verification import parse_uuid, verify, verify_session
 
@@ -69,15 +69,7 @@ def _refusal(
     purpose: str,
     ticket_uuid: Any = None,
 ) -> HttpResponse:
-    ticket_refused.send(
-        sender=Ticket,
-        reason=error.reason,
-        error=error,
-        uuid=ticket_uuid,
-        place=place,
-        purpose=purpose,
-        request=request,
-    )
+    send_refused(error, place=place, purpose=purpose, request=request, ticket_uuid=ticket_uuid)
     error.place, error.purpose = place, purpose  # for the page's "request a new link"
     return protect_response(get_refusal_handler(handler)(request, error))
 

@@ -31,6 +31,9 @@ the refusal is answered (a refusal writes nothing).
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.apps import apps
 from django.dispatch import Signal
 
 ticket_issued = Signal()
@@ -40,3 +43,23 @@ ticket_revoked = Signal()
 ticket_refused = Signal()
 ticket_locked = Signal()
 ticket_release_failed = Signal()
+
+
+def send_refused(
+    error: Any,
+    *,
+    place: str,
+    purpose: str,
+    request: Any = None,
+    ticket_uuid: Any = None,
+) -> None:
+    """Send ``ticket_refused`` for a refusal ``error``, the same way from every entry point."""
+    ticket_refused.send(
+        sender=apps.get_model("django_ticketoffice", "Ticket"),
+        reason=error.reason,
+        error=error,
+        uuid=error.ticket_uuid or ticket_uuid,
+        place=place,
+        purpose=purpose,
+        request=request,
+    )

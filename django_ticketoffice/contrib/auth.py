@@ -36,7 +36,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 
 from ..exceptions import TicketError
 from ..models import Ticket
-from ..signals import ticket_refused
+from ..signals import send_refused
 from ..verification import verify_token
 
 __all__ = ["PasswordResetRefused", "TicketTokenGenerator"]
@@ -106,15 +106,7 @@ class TicketTokenGenerator:
         try:
             ticket = verify_token(token, self.place, self.purpose)
         except TicketError as error:
-            ticket_refused.send(
-                sender=Ticket,
-                reason=error.reason,
-                error=error,
-                uuid=error.ticket_uuid,
-                place=self.place,
-                purpose=self.purpose,
-                request=None,
-            )
+            send_refused(error, place=self.place, purpose=self.purpose)
             return False
         data = ticket.data if isinstance(ticket.data, dict) else {}
         if data.get("user") != str(user.pk) or not self._state_matches(user, data.get("state")):
@@ -172,13 +164,5 @@ def _use_on_password_change(sender: Any, instance: Any, **kwargs: Any) -> None:
     try:
         ticket.use()  # one conditional UPDATE: a concurrent submission loses here
     except TicketError as error:
-        ticket_refused.send(
-            sender=Ticket,
-            reason=error.reason,
-            error=error,
-            uuid=ticket.uuid,
-            place=ticket.place,
-            purpose=ticket.purpose,
-            request=None,
-        )
+        send_refused(error, place=ticket.place, purpose=ticket.purpose, ticket_uuid=ticket.uuid)
         raise PasswordResetRefused(error) from None

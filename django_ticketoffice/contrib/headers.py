@@ -26,9 +26,9 @@ from ..exceptions import (
     TicketError,
     TicketServiceUnavailable,
 )
-from ..signals import ticket_admitted, ticket_refused
+from ..signals import send_refused, ticket_admitted
 from ..tokens import MAX_TOKEN_LENGTH, read_token
-from ..verification import ticket_model, verify
+from ..verification import verify
 
 DEFAULT_KEYWORD = "Ticket"
 DEFAULT_REALM = "api"
@@ -111,15 +111,7 @@ def refused(
     ticket_uuid: Any = None,
 ) -> Refusal:
     """Send ``ticket_refused`` for ``error`` and return what the API answers."""
-    ticket_refused.send(
-        sender=ticket_model(),
-        reason=error.reason,
-        error=error,
-        uuid=error.ticket_uuid or ticket_uuid,
-        place=place,
-        purpose=purpose,
-        request=request,
-    )
+    send_refused(error, place=place, purpose=purpose, request=request, ticket_uuid=ticket_uuid)
     return refusal_for_error(error)
 
 

@@ -37,7 +37,7 @@ from ..exceptions import NoTicketError, TicketError
 from ..links import ticket_url
 from ..models import Ticket
 from ..responses import get_refusal_handler, protect_response
-from ..signals import ticket_admitted, ticket_refused
+from ..signals import send_refused, ticket_admitted
 from ..utils import import_member
 from ..verification import verify
 
@@ -189,15 +189,7 @@ class UnsubscribeView(View):
         return ticket
 
     def _refuse(self, request: HttpRequest, error: TicketError) -> HttpResponse:
-        ticket_refused.send(
-            sender=Ticket,
-            reason=error.reason,
-            error=error,
-            uuid=error.ticket_uuid,
-            place=self.place,
-            purpose=self.purpose,
-            request=request,
-        )
+        send_refused(error, place=self.place, purpose=self.purpose, request=request)
         return protect_response(get_refusal_handler()(request, error))
 
     def _page(

@@ -16,7 +16,7 @@ from typing import Any
 
 from docutils import nodes
 
-# "  # noqa", "  # noqa: S105", "  # noqa: F401  (why)", "  # type: ignore[misc]"
+# A hash, then "noqa", "noqa: S105", "noqa: F401  (why)" or "type: ignore[misc]".
 _LINTER_COMMENT = re.compile(r"[ \t]*#[ \t]*(?:noqa\b|type:[ \t]*ignore\b)[^\n]*")
 
 

@@ -356,6 +356,7 @@ def audit_trail(Client, local, Ticket):
     import io
     from datetime import timedelta
 
+    from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.utils import timezone
@@ -363,6 +364,8 @@ def audit_trail(Client, local, Ticket):
 
     from django_ticketoffice.contrib.audit.models import TicketEvent
 
+    apps = settings.INSTALLED_APPS  # the audit app after django_ticketoffice, as the page says
+    assert apps.index("django_ticketoffice.contrib.audit") > apps.index("django_ticketoffice")
     url = local(share_report(1, max_uses=1))
     ticket = Ticket.objects.latest("creation_datetime")
     visitor = Client(REMOTE_ADDR="203.0.113.99")

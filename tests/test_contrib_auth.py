@@ -2,7 +2,8 @@
 
 Everything goes through Django's own views and templates, wired as the how-to
 wires them (docs/snippets/password_reset_django.py, which includes
-django.contrib.auth.urls), starting from the email PasswordResetForm sends.
+django.contrib.auth.urls; the admin beside it, as in the how-to's project),
+starting from the email PasswordResetForm sends.
 """
 
 from __future__ import annotations
@@ -12,32 +13,39 @@ import threading
 from datetime import timedelta
 
 import pytest
+from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN
 from django.db import connection
 from django.test import Client
+from django.urls import include, path
 from django.utils import timezone
 
 from django_ticketoffice.contrib.auth import PasswordResetRefused, TicketTokenGenerator
 from django_ticketoffice.models import Ticket
-from docs.snippets import settings_password_reset
+
+# This module is the URLconf: the how-to's module, and the admin where staff revoke links.
+urlpatterns = [
+    path("", include("docs.snippets.password_reset_django")),
+    path("admin/", admin.site.urls),
+]
 
 pytestmark = [
-    pytest.mark.urls("docs.snippets.password_reset_django"),
+    pytest.mark.urls(__name__),
     pytest.mark.filterwarnings("ignore:Django 2028 will not have a default mailer"),
 ]
 
-HOST = settings_password_reset.ALLOWED_HOSTS[0]
+# Django builds the email's link from the request's host: the only allowed one here.
+HOST = "accounts.example.com"
 OLD, NEW = "the first password 1", "a brand new password 2"
 INVALID_PAGE = b"The password reset link was invalid"
 
 
 @pytest.fixture
 def reset_settings(settings):
-    """The how-to's settings block, as written."""
-    settings.PASSWORD_RESET_TIMEOUT = settings_password_reset.PASSWORD_RESET_TIMEOUT
-    settings.ALLOWED_HOSTS = settings_password_reset.ALLOWED_HOSTS
-    assert set(settings_password_reset.INSTALLED_APPS) <= set(settings.INSTALLED_APPS)
+    """The how-to's settings (docs/examples/howtos/mysite/settings.py), and one allowed host."""
+    settings.PASSWORD_RESET_TIMEOUT = 60 * 60
+    settings.ALLOWED_HOSTS = [HOST]
     return settings
 
 

@@ -27,16 +27,24 @@ FLOWS = Path(__file__).resolve().parent / "doc_flows"
 PAGES = {
     "quickstart": ("quickstart.rst", ["museum"]),
     "tutorial": ("tutorial.rst", ["museum"]),
-    "howtos": ("howto/index.rst", ["accounts", "newsletter", "api"]),
+    "howtos": ("howto/index.rst", ["accounts", "newsletter", "api", "reports"]),
 }
-# The how-to guides' modules (docs/snippets/, also tested in-process by
-# test_docs.py) and where each page says they go.
+# The how-to guides' modules (docs/snippets/, some also tested in-process by
+# test_docs.py and test_howto_multiuse.py) and where each page says they go.
 HOWTO_FILES = {
+    "apps.py": "accounts/apps.py",
     "password_reset.py": "accounts/password_reset.py",
+    "password_reset_django.py": "accounts/password_reset_django.py",
     "email_confirmation.py": "accounts/email_confirmation.py",
+    "sign_in_with_code.py": "accounts/sign_in_with_code.py",
+    "attempt_limits.py": "accounts/attempt_limits.py",
+    "throttle.py": "accounts/throttle.py",
     "audit.py": "accounts/audit.py",
     "unsubscribe.py": "newsletter/unsubscribe.py",
     "api_clients.py": "api/api_clients.py",
+    "api_drf.py": "api/api_drf.py",
+    "api_ninja.py": "api/api_ninja.py",
+    "multi_use.py": "reports/multi_use.py",
     **{
         f"templates/{app}/{path.name}": f"{app}/templates/{app}/{path.name}"
         for app in ("accounts", "newsletter")
@@ -161,13 +169,46 @@ def test_readme_example_is_the_quickstart_project():
 
 
 def test_howto_pages_say_where_each_file_goes():
-    pages = "\n".join(path.read_text() for path in sorted((DOCS / "howto").glob("*.rst")))
-    shown = {}
-    for match in re.finditer(
-        r"literalinclude:: \.\./snippets/(\S+)\n((?:[ \t]+:[^\n]*\n)*)", pages
-    ):
-        caption = re.search(r":caption: (\S+)", match.group(2))
-        assert caption, f"{match.group(1)} has no caption naming its file"
-        assert caption.group(1) == HOWTO_FILES[match.group(1)], match.group(0)
-        shown[match.group(1)] = caption.group(1)
+    """Every include of a how-to names where its file goes; every module is shown whole."""
+    shown: dict[str, set[str]] = {}
+    whole = set()
+    for page in sorted((DOCS / "howto").glob("*.rst")):
+        text = page.read_text()
+        includes = re.findall(r"literalinclude:: (\S+)\n((?:[ \t]+:[^\n]*\n)*)", text)
+        assert len(includes) == text.count("literalinclude::"), page.name
+        for source, options in includes:
+            caption = re.search(r":caption: ([^\n]+)", options)
+            assert caption, f"{page.name}: {source} has no caption naming its file"
+            if source.startswith("../snippets/"):
+                name = source.removeprefix("../snippets/")
+                assert caption.group(1) == HOWTO_FILES[name], f"{page.name}: {caption.group(0)}"
+                shown.setdefault(name, set()).add(page.name)
+                if ":start-" not in options and ":end-" not in options:
+                    whole.add(name)
+            else:
+                # The project's own files (docs/examples/howtos/), shown whole or in part.
+                assert source.startswith("../examples/howtos/"), f"{page.name}: {source}"
+                target = source.removeprefix("../examples/howtos/")
+                assert (EXAMPLES / "howtos" / target).is_file(), source
+                expected = f"{target} (append)" if target == "mysite/settings.py" else target
+                assert caption.group(1) == expected, f"{page.name}: {caption.group(0)}"
     assert set(shown) == set(HOWTO_FILES)
+    assert whole == set(HOWTO_FILES), "some module is only shown in parts"
+
+
+def test_howto_shell_commands_run_in_the_project(projects, tmp_path):
+    """The ``manage.py shell -c`` lines of the how-tos print what the pages show."""
+    # A copy: the tickets issued here stay out of the flows' database.
+    project = shutil.copytree(projects["howtos"], tmp_path / "mysite")
+    pages = "\n".join(path.read_text() for path in sorted((DOCS / "howto").glob("*.rst")))
+    commands = re.findall(
+        r'^ +\$ .*?python manage\.py shell -c "([^"]+)"\)?\n(?: +([^$\n]+)\n)?', pages, re.M
+    )
+    assert len(commands) >= 2, commands
+    for code, shown in commands:
+        output = run(sys.executable, "manage.py", "shell", "-c", code, cwd=project)
+        printed = output.strip().splitlines()[-1]
+        if shown and not shown.startswith("$"):
+            prefix = shown.strip().split("...")[0]
+            assert printed.startswith(prefix), (code, printed)
+        assert printed, code

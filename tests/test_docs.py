@@ -7,15 +7,12 @@ import every snippet and drive its views through the Django test client.
 from __future__ import annotations
 
 import importlib
-import io
-import logging
 import re
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import override_settings
 from django.utils import timezone
 
@@ -37,15 +34,6 @@ OWN_PAGES = sorted(
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore:Django 2028 will not have a default mailer")
-
-
-@pytest.fixture
-def docs_settings(settings):
-    templates = [dict(settings.TEMPLATES[0])]
-    templates[0]["DIRS"] = [DOCS / "snippets" / "templates"]
-    settings.TEMPLATES = templates
-    settings.TICKETOFFICE_BASE_URL = "http://testserver"
-    return settings
 
 
 def local(url: str) -> str:
@@ -78,7 +66,9 @@ def test_pages_have_no_untested_python(page):
         source = page.parent / match.group(1)
         assert source.exists(), match.group(0)
         # Markers that no longer exist would silently include the whole file.
-        for marker in re.findall(r":(?:start-after|end-before): *([^\n]+)", match.group(2)):
+        for marker in re.findall(
+            r":(?:start-after|start-at|end-before|end-at): *([^\n]+)", match.group(2)
+        ):
             assert marker.strip() in source.read_text(), f"{page.name}: {marker} not found"
 
 
@@ -253,6 +243,29 @@ def test_linter_comments_are_stripped_from_the_pages():
     assert "noqa" not in document.astext()
 
 
+def test_part_markers_are_stripped_from_whole_files():
+    """A page that shows a whole module shows it without its ``# [part]`` markers."""
+    from docutils import nodes
+    from docutils.utils import new_document
+
+    from docs.sphinx_strip_noqa import _strip_literal_blocks, strip_part_markers
+
+    source = (DOCS / "snippets" / "password_reset.py").read_text()
+    assert "# [issue]" in source and "# [/confirm]" in source
+    shown = strip_part_markers(source)
+    assert not re.search(r"^\s*# \[", shown, re.M)
+    assert "\n\n\n\n" not in shown  # the blank lines they leave are merged
+    # Only marker lines and blank lines go: every other line stays, in order.
+    assert [line for line in shown.splitlines() if line.strip()] == [
+        line for line in source.splitlines() if line.strip() and not line.startswith("# [")
+    ]
+    assert strip_part_markers("x = [1]  # [not a marker]\n") == "x = [1]  # [not a marker]\n"
+    document = new_document("page")
+    document += nodes.literal_block(source, source)
+    _strip_literal_blocks(None, document)
+    assert "# [issue]" not in document.astext()
+
+
 def test_docs_use_a_maintained_theme_and_read_the_docs_config():
     conf = (DOCS / "conf.py").read_text()
     assert 'html_theme = "furo"' in conf
@@ -269,141 +282,9 @@ def test_docs_index_has_an_example():
 
 
 # How-to guides ----------------------------------------------------------------
-
-
-@pytest.fixture
-def member(db):
-    return get_user_model().objects.create_user("ada", "ada@example.com", "first password 1")
-
-
-@pytest.mark.urls("docs.snippets.password_reset")
-def test_howto_password_reset(client, docs_settings, member, mailoutbox):
-    response = client.post("/reset/", {"email": "ADA@example.com"})
-    assert response.status_code == 200
-    response = client.post("/reset/", {"email": "ada@example.com"})  # a second request
-    assert len(mailoutbox) == 2
-    first, second = (re.search(r"http://\S+", m.body).group(0) for m in mailoutbox)
-    assert Ticket.objects.revoked().count() == 1
-    assert client.get(local(first)).status_code == 403
-
-    assert client.get(local(second)).status_code == 302
-    assert client.get("/reset/confirm/").status_code == 200
-    bad = {"new_password1": "x", "new_password2": "y"}
-    assert client.post("/reset/confirm/", bad).status_code == 400
-    assert Ticket.objects.used().count() == 0
-    good = {"new_password1": "a long new password", "new_password2": "a long new password"}
-    response = client.post("/reset/confirm/", good)
-    assert response.status_code == 200
-    member.refresh_from_db()
-    assert member.check_password("a long new password")
-    assert client.get(local(second)).status_code == 403
-
-    # Unknown address: the same answer, no mail, no ticket.
-    response = client.post("/reset/", {"email": "nobody@example.com"})
-    assert response.status_code == 200
-    assert len(mailoutbox) == 2
-    assert Ticket.objects.count() == 2
-
-
-@pytest.mark.urls("docs.snippets.email_confirmation")
-def test_howto_email_confirmation(client, docs_settings, member, mailoutbox):
-    from docs.snippets.email_confirmation import send_confirmation
-
-    send_confirmation(member, "ada.lovelace@example.com")
-    assert mailoutbox[0].to == ["ada.lovelace@example.com"]
-    link = local(re.search(r"http://\S+", mailoutbox[0].body).group(0))
-    assert client.get(link).status_code == 302
-    response = client.get("/email/confirm/")
-    assert b"Confirm ada.lovelace@example.com?" in response.content
-    member.refresh_from_db()
-    assert member.email == "ada@example.com"  # opening the link changed nothing
-    assert client.post("/email/confirm/").status_code == 200
-    member.refresh_from_db()
-    assert member.email == "ada.lovelace@example.com"
-    assert client.get(link).status_code == 403
-
-
-@pytest.mark.django_db
-@pytest.mark.urls("docs.snippets.unsubscribe")
-def test_howto_one_click_unsubscribe(settings, mailoutbox):
-    from django.contrib.auth.models import Group
-    from django.test import Client
-
-    from docs.snippets import settings_unsubscribe
-    from docs.snippets.unsubscribe import send_newsletter
-
-    assert set(settings_unsubscribe.INSTALLED_APPS) <= set(settings.INSTALLED_APPS)
-    settings.TICKETOFFICE_BASE_URL = settings_unsubscribe.TICKETOFFICE_BASE_URL
-    ada = get_user_model().objects.create_user("ada", "ada@example.com")
-    news = Group.objects.create(name="news")
-    news.user_set.add(ada)
-    send_newsletter(ada, "news", "This week", "Hello")
-    message = mailoutbox[0]
-    assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    url = message.extra_headers["List-Unsubscribe"].strip("<>")
-    assert url.startswith("https://news.example.com/unsubscribe/?ticket=")
-
-    # A scanner's GET shows the button and changes nothing.
-    response = Client().get(local(url), secure=True)
-    assert b"Stop sending news to ada@example.com?" in response.content
-    assert news.user_set.filter(pk=ada.pk).exists()
-
-    # The mail provider's POST: no cookie, no CSRF token, no redirect.
-    mail_client = client_class_without_cookies()
-    one_click = {"List-Unsubscribe": "One-Click"}
-    response = mail_client.post(local(url), one_click, secure=True)
-    assert response.status_code == 200
-    assert b"You are unsubscribed" in response.content
-    assert not news.user_set.filter(pk=ada.pk).exists()
-
-    # A second click is still a success page, not an error.
-    response = mail_client.post(local(url), one_click, secure=True)
-    assert response.status_code == 200
-    assert b"You are unsubscribed" in response.content
-    assert mail_client.post(local(url)[:-3] + "AAA", one_click).status_code == 403
-
-
-def client_class_without_cookies():
-    from django.test import Client
-
-    return Client(enforce_csrf_checks=True)
-
-
-@pytest.mark.django_db
-@pytest.mark.urls("docs.snippets.api_clients")
-def test_howto_api_clients(client):
-    from docs.snippets.api_clients import issue_download_token
-
-    token = issue_download_token("report.pdf")
-    header = {"HTTP_AUTHORIZATION": f"Ticket {token}"}
-    response = client.post("/api/download/", **header)
-    assert response.status_code == 200
-    assert response.json() == {"file": "report.pdf"}
-    response = client.post("/api/download/", **header)
-    assert response.status_code == 403
-    assert response.json() == {"error": "used"}
-    assert client.post("/api/download/").status_code == 401
-    response = client.post("/api/download/", HTTP_AUTHORIZATION=f"Ticket {token[:-2]}xx")
-    assert response.json() == {"error": "invalid"}
-    assert client.get("/api/download/", **header).status_code == 405
-
-
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.urls("docs.snippets.api_clients")
-def test_audit_log_receivers(client, caplog):
-    from docs.snippets import audit  # noqa: F401  (connects the receivers)
-    from docs.snippets.api_clients import issue_download_token
-
-    token = issue_download_token("report.pdf")
-    caplog.set_level(logging.INFO, logger="museum.audit")
-    client.post("/api/download/", HTTP_AUTHORIZATION=f"Ticket {token}")
-    ticket = Ticket.objects.get()
-    assert f"ticket {ticket.uuid} (api/download) used from 127.0.0.1" in caplog.text
-    assert ticket.revoke() is False  # used tickets stay used
-    other = Ticket.objects.issue("api", "download")[0]
-    assert other.revoke() is True
-    assert f"1 ticket(s) revoked by None: {other.uuid}" in caplog.text
-    assert token not in caplog.text
+# Their modules, templates and settings are built into a startproject project and
+# walked through by tests/test_doc_projects.py (tests/doc_flows/howtos.py); the
+# attempt-limit and throttle recipes also run here: tests/test_howto_multiuse.py.
 
 
 @pytest.mark.django_db
@@ -420,101 +301,6 @@ def test_revoke_snippets(django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         assert revoke.cancel_event_invitations() == 1
     assert Ticket.objects.valid().count() == 0
-
-
-@pytest.mark.django_db
-@pytest.mark.urls("docs.snippets.password_reset_django")
-def test_howto_password_reset_with_djangos_views(settings, member, mailoutbox):
-    from django.test import Client
-
-    from docs.snippets import settings_password_reset
-
-    assert set(settings_password_reset.INSTALLED_APPS) <= set(settings.INSTALLED_APPS)
-    settings.PASSWORD_RESET_TIMEOUT = settings_password_reset.PASSWORD_RESET_TIMEOUT
-    settings.ALLOWED_HOSTS = settings_password_reset.ALLOWED_HOSTS
-    web = Client(HTTP_HOST=settings.ALLOWED_HOSTS[0])
-    web.post("/accounts/password_reset/", {"email": "ada@example.com"})
-    link = local(re.search(r"http://\S+/reset/\S+/", mailoutbox[0].body).group(0))
-    form = web.get(link)["Location"]
-    new = {"new_password1": "a long new password", "new_password2": "a long new password"}
-    assert web.post(form, new).status_code == 302
-    member.refresh_from_db()
-    assert member.check_password("a long new password")
-    ticket = Ticket.objects.get(place="auth", purpose="password-reset")
-    assert ticket.status == "used"
-    assert timedelta(minutes=59) < ticket.expiry_datetime - ticket.creation_datetime
-    assert b"invalid" in web.get(link).content
-
-
-@pytest.mark.django_db
-@pytest.mark.urls("docs.snippets.api_drf")
-def test_howto_rest_framework(client, settings):
-    from docs.snippets import settings_drf
-    from docs.snippets.api_drf import issue_export_token
-
-    assert set(settings_drf.INSTALLED_APPS) <= set(settings.INSTALLED_APPS)
-    # Function views read the schema class when they are decorated: it is set already.
-    assert settings.REST_FRAMEWORK == settings_drf.REST_FRAMEWORK
-    token = issue_export_token(42)
-    header = {"HTTP_AUTHORIZATION": f"Ticket {token}"}
-    assert client.get("/api/report/", **header).json() == {"report": 42}
-    response = client.post("/api/export/", **header)
-    assert response.json() == {"report": 42, "status": "exported"}
-    response = client.post("/api/export/", **header)
-    assert (response.status_code, response.json()["code"]) == (403, "used")
-    response = client.post("/api/export/")
-    assert response.status_code == 401
-    assert response["WWW-Authenticate"] == 'Ticket realm="api"'
-    other = issue_export_token(43)
-    assert client.delete("/api/report/", HTTP_AUTHORIZATION=f"Ticket {other}").status_code == 204
-    assert client.get("/api/report/", HTTP_AUTHORIZATION=f"Ticket {other}").status_code == 403
-    schema = client.get("/api/schema/", {"format": "json"}).json()
-    assert schema["components"]["securitySchemes"]["ticketAuth"]["scheme"] == "ticket"
-    assert schema["paths"]["/api/export/"]["post"]["security"] == [{"ticketAuth": []}]
-
-
-@pytest.mark.django_db
-@pytest.mark.urls("docs.snippets.api_ninja")
-def test_howto_ninja(client, settings):
-    from docs.snippets import settings_ninja
-    from docs.snippets.api_ninja import issue_export_token
-
-    assert set(settings_ninja.INSTALLED_APPS) <= set(settings.INSTALLED_APPS)
-    for path in ("/api/export", "/api/export-async"):
-        token = issue_export_token(42)
-        header = {"HTTP_AUTHORIZATION": f"Ticket {token}"}
-        assert client.get("/api/report", **header).json() == {"report": 42}
-        assert client.post(path, **header).json() == {"report": 42, "status": "exported"}
-        response = client.post(path, **header)
-        assert (response.status_code, response.json()["code"]) == (403, "used")
-    response = client.post("/api/export")
-    assert response.status_code == 401
-    assert response["WWW-Authenticate"] == 'Ticket realm="api"'
-    schema = client.get("/api/openapi.json").json()
-    assert schema["components"]["securitySchemes"]["TicketAuth"]["scheme"] == "ticket"
-    assert client.get("/api/docs").status_code == 200
-
-
-@pytest.mark.django_db
-def test_howto_audit_settings(settings, django_capture_on_commit_callbacks):
-    from django.core.management import call_command
-
-    from django_ticketoffice.contrib.audit.models import TicketEvent
-    from docs.snippets import settings_audit
-
-    apps = settings_audit.INSTALLED_APPS
-    assert set(apps) <= set(settings.INSTALLED_APPS)
-    assert apps.index("django_ticketoffice.contrib.audit") > apps.index("django_ticketoffice")
-    settings.TICKETOFFICE_AUDIT_ENABLED = True
-    settings.TICKETOFFICE_AUDIT_IP = settings_audit.TICKETOFFICE_AUDIT_IP
-    settings.TICKETOFFICE_AUDIT_INTERVAL = settings_audit.TICKETOFFICE_AUDIT_INTERVAL
-    with django_capture_on_commit_callbacks(execute=True):
-        ticket, _ = Ticket.objects.issue("museum", "visit")
-        ticket.use()
-    assert [e.kind for e in TicketEvent.objects.order_by("pk")] == ["issued", "used"]
-    TicketEvent.objects.update(time=timezone.now() - timedelta(days=91))
-    call_command("ticketoffice_purge_events", "--older-than", "90d", stdout=io.StringIO())
-    assert TicketEvent.objects.count() == 0
 
 
 # Upgrading from 0.2 -------------------------------------------------------------

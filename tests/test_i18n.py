@@ -18,7 +18,7 @@ from django.utils import translation
 import django_ticketoffice
 from django_ticketoffice import views
 from django_ticketoffice.checks import TAG
-from django_ticketoffice.exceptions import TicketExpiredError
+from django_ticketoffice.exceptions import TicketExpiredError, TicketLockedError
 from django_ticketoffice.links import ticket_url
 from django_ticketoffice.models import Ticket
 from tests.conftest import _missing_service
@@ -92,6 +92,34 @@ def test_refusal_pages_per_language(rf):
     assert "Dieser Link ist abgelaufen" in german
     assert "Ce lien a expiré" in french
     assert "This link has expired" in english
+
+
+def test_locked_page_in_french_and_german(rf):
+    error = TicketLockedError(genuine=True)
+    with translation.override("fr"):
+        french = views.refuse(rf.get("/"), error).content.decode()
+    with translation.override("de"):
+        german = views.refuse(rf.get("/"), error).content.decode()
+    assert "<h1>Ce lien est verrouillé</h1>" in french
+    assert "<h1>Dieser Link ist gesperrt</h1>" in german
+
+
+def test_code_and_unsubscribe_pages_in_german():
+    from django.template.loader import render_to_string
+
+    from django_ticketoffice.code_views import IdentifierForm
+
+    with translation.override("de"):
+        sign_in = render_to_string(
+            "ticketoffice/code_sign_in.html", {"identifier_form": IdentifierForm()}
+        )
+        confirm = render_to_string(
+            "ticketoffice/unsubscribe_confirm.html",
+            {"recipient": "ada@example.com", "mailing_list": "news"},
+        )
+    assert "<h1>Mit einem Code anmelden</h1>" in sign_in
+    assert "E-Mail-Adresse" in sign_in
+    assert "news nicht mehr an ada@example.com senden?" in confirm
 
 
 @pytest.mark.django_db

@@ -9,6 +9,7 @@ from django_ticketoffice.contrib.ninja import TicketAuth, consume_ticket, handle
 from django_ticketoffice.models import Ticket
 
 
+# [issue]
 def issue_export_token(report_id):
     _ticket, token = Ticket.objects.issue(
         "reports", "export", data={"report": report_id}, lifetime=timedelta(hours=1)
@@ -16,8 +17,11 @@ def issue_export_token(report_id):
     return token
 
 
+# [/issue]
+
+
 # [api]
-api = NinjaAPI(urls_namespace="reports")
+api = NinjaAPI(urls_namespace="exports")
 handle_refusals(api)  # {"detail", "code"} bodies, WWW-Authenticate on 401
 
 export_ticket = TicketAuth(place="reports", purpose="export")
@@ -42,5 +46,8 @@ async def export_async(request):
     return {"report": request.auth.data["report"], "status": "exported"}
 
 
-urlpatterns = [path("api/", api.urls)]
 # [/api]
+
+# Under ninja/ here, beside the REST framework guide's api/: in your project,
+# mount it where you like.
+urlpatterns = [path("ninja/", api.urls)]

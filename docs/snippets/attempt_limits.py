@@ -1,4 +1,4 @@
-"""How-to: attempt limits on codes and 0.2 passwords, and what staff do about a lock."""
+"""How-to: attempt limits on codes and 0.2 passwords: an alert when a ticket locks; unlocking."""
 
 import logging
 
@@ -6,12 +6,7 @@ from django.dispatch import receiver
 
 from django_ticketoffice.signals import ticket_locked
 
-# [settings]
-# Failed guesses that lock a ticket (these are the defaults). Each from 1 to 100.
-TICKETOFFICE_MAX_ATTEMPTS = {"code": 5, "password": 10}
-# [/settings]
-
-security = logging.getLogger("museum.security")
+security = logging.getLogger("accounts.security")
 
 
 # [signal]

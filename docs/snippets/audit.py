@@ -6,7 +6,7 @@ from django.dispatch import receiver
 
 from django_ticketoffice.signals import ticket_refused, ticket_revoked, ticket_used
 
-audit = logging.getLogger("museum.audit")
+audit = logging.getLogger("accounts.audit")
 
 
 def client_address(request):

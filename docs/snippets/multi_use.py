@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from django.http import FileResponse
+from django.http import HttpResponse
 from django.urls import path
 
 from django_ticketoffice.decorators import invitation_required, stamp_invitation
@@ -11,24 +11,20 @@ from django_ticketoffice.models import Ticket
 
 
 # [issue]
-def share_report(report_id):
-    """A link that downloads the report three times within a week."""
+def share_report(report_id, max_uses=3):
+    """A link that downloads the report ``max_uses`` times within a week.
+
+    ``max_uses=None``: any number of times until the link expires (a ticket
+    with unlimited uses needs an expiry).
+    """
     _ticket, token = Ticket.objects.issue(
         "reports",
         "download",
         data={"report_id": report_id},
-        max_uses=3,
+        max_uses=max_uses,
         lifetime=timedelta(days=7),
     )
     return ticket_url("report-download", token)
-
-
-def open_house_link():
-    """Any number of visits until Sunday night: unlimited uses need an expiry."""
-    _ticket, token = Ticket.objects.issue(
-        "museum", "open-house", max_uses=None, lifetime=timedelta(days=3)
-    )
-    return ticket_url("/open-house/", token)
 
 
 # [/issue]
@@ -39,11 +35,12 @@ def open_house_link():
 @stamp_invitation
 def download(request):
     ticket = request.ticket
-    # ticket.uses counts this use too; ticket.uses_left is what remains.
-    response = FileResponse(
-        iter([f"report {ticket.data['report_id']}\n".encode()]), content_type="text/plain"
-    )
-    response["X-Downloads-Left"] = str(ticket.uses_left)
+    report_id = ticket.data["report_id"]
+    response = HttpResponse(f"report {report_id}\n", content_type="text/plain")
+    response["Content-Disposition"] = f'attachment; filename="report-{report_id}.txt"'
+    # ticket.uses counts this use too; ticket.uses_left is what remains (None: no limit).
+    if ticket.uses_left is not None:
+        response["X-Downloads-Left"] = str(ticket.uses_left)
     return response
 
 

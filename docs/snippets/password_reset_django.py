@@ -1,6 +1,5 @@
-"""How-to: tickets behind Django's own password-reset views (urls.py)."""
+"""How-to: tickets behind Django's own password-reset views (the URLs give them the generator)."""
 
-from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
@@ -23,7 +22,5 @@ urlpatterns = [
     ),
     # ...then the rest of Django's account URLs, unchanged.
     path("accounts/", include("django.contrib.auth.urls")),
-    # The admin, whose templates show these pages (and where staff revoke links).
-    path("admin/", admin.site.urls),
 ]
 # [/urls]

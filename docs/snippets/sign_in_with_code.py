@@ -1,6 +1,7 @@
 """How-to: sign in with a link or a short code, whichever the person uses first."""
 
 from django.contrib.auth import get_user_model, login
+from django.contrib.auth.decorators import login_required
 from django.core.mail import send_mail
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
@@ -26,7 +27,7 @@ class SignInWithCode(CodeSignInView):
         return None if user is None else {"user_id": user.pk}
 
     def send_code(self, form, ticket, token, code):
-        link = ticket_url("sign-in-confirm", token, request=self.request)
+        link = ticket_url("sign-in-confirm", token)
         send_mail(
             "Your sign-in code",
             f"Your code is {code}. Or follow this link: {link}\n"
@@ -46,9 +47,14 @@ def sign_in_confirm(request):
     user = get_object_or_404(get_user_model(), pk=request.ticket.data["user_id"], is_active=True)
     if request.method == "POST":
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("/")
+        return redirect("signed-in")
     # GET only shows a button: a mail scanner that opens the link signs nobody in.
     return render(request, "accounts/sign_in_confirm.html", {"user": user})
+
+
+@login_required
+def signed_in(request):
+    return render(request, "accounts/signed_in.html")
 
 
 # [/confirm]
@@ -56,4 +62,5 @@ def sign_in_confirm(request):
 urlpatterns = [
     path("sign-in/", SignInWithCode.as_view(), name="sign-in"),
     path("sign-in/confirm/", sign_in_confirm, name="sign-in-confirm"),
+    path("sign-in/done/", signed_in, name="signed-in"),
 ]

@@ -10,13 +10,12 @@ import functools
 from django.dispatch import receiver
 from django.http import HttpResponse
 from django.urls import path
-from django.utils.decorators import method_decorator
 from django_ratelimit.core import is_ratelimited
 from django_ratelimit.decorators import ratelimit
 
-from django_ticketoffice.code_views import CodeSignInView
-from django_ticketoffice.decorators import invitation_required
 from django_ticketoffice.signals import ticket_refused
+
+from .sign_in_with_code import SignInWithCode, sign_in_confirm, signed_in
 
 # [throttle]
 REFUSALS = "ticketoffice-refusals"  # the django-ratelimit group
@@ -43,30 +42,15 @@ def throttled(view):
 
 # [/throttle]
 
-
-# [views]
-@throttled
-@invitation_required(place="museum", purpose="visit")
-def visit(request):
-    return HttpResponse(f"Welcome {request.ticket.data.get('first_name', 'guest')}")
-
-
-# Codes typed into the form are throttled like links; asking for codes is
-# limited too (it sends mail), with django-ratelimit's own decorator.
-@method_decorator(throttled, name="dispatch")
-@method_decorator(ratelimit(key="ip", rate="10/h", method="POST", block=True), name="post")
-class SignInWithCode(CodeSignInView):
-    place = "accounts"
-    purpose = "sign-in"
-    success_url = "/"
-
-    def send_code(self, form, ticket, token, code):
-        pass  # as in the sign-in how-to
-
-
-# [/views]
+# [urls]
+# The views of the sign-in guide, throttled: wrong codes and bad links count as
+# refusals. Asking for a code sends mail, so POSTs are limited per client too,
+# with django-ratelimit's own decorator (over the limit: 403).
+sign_in = ratelimit(key="ip", rate="10/h", method="POST", block=True)(SignInWithCode.as_view())
 
 urlpatterns = [
-    path("visit/", visit, name="visit"),
-    path("sign-in/", SignInWithCode.as_view(), name="sign-in"),
+    path("sign-in/", throttled(sign_in), name="sign-in"),
+    path("sign-in/confirm/", throttled(sign_in_confirm), name="sign-in-confirm"),
+    path("sign-in/done/", signed_in, name="signed-in"),
 ]
+# [/urls]

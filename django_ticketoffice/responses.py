@@ -31,7 +31,7 @@ _OWN_TEMPLATES = Path(__file__).resolve().parent / "templates"
 # (template name, reason, language, new-link URL) -> rendered page, for our own templates only.
 _pages: dict[tuple[str, str, str | None, str | None], bytes] = {}
 # Refusals that may offer a new link: the credential was genuine, and is over.
-RENEWABLE = frozenset({"expired", "used", "revoked"})
+RENEWABLE = frozenset({"expired", "used", "revoked", "locked"})
 _pages_lock = threading.Lock()
 NO_STORE = "max-age=0, no-cache, no-store, must-revalidate, private"
 

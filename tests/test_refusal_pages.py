@@ -181,3 +181,15 @@ def test_new_link_pages_are_cached_per_url(client, settings, louvre):
     assert ("ticketoffice/403.html", "used", "en-us", "/again/") in views._pages
     settings.TICKETOFFICE_NEW_LINK_URLS = {"louvre:visit": "/other/"}
     assert new_link(client.get(louvre["used"])) == "/other/"
+
+
+def test_a_locked_ticket_page_offers_the_new_link_it_asks_for(rf, settings):
+    from django_ticketoffice.exceptions import TicketLockedError
+
+    settings.TICKETOFFICE_NEW_LINK_URLS = "/again/"
+    locked = views.refuse(rf.get("/"), TicketLockedError(genuine=True)).content.decode()
+    assert "Please ask for a new link" in locked
+    assert '<a href="/again/">' in locked
+    # A guess (not genuine) still gets the one generic page, without the link.
+    guessed = views.refuse(rf.get("/"), TicketLockedError(genuine=False)).content.decode()
+    assert '<a href="/again/">' not in guessed and 'data-reason="invalid"' in guessed

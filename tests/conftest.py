@@ -122,6 +122,19 @@ def stamp_cache(request, settings) -> Iterator[str]:
         yield "locmem"
 
 
+def redis_down(settings) -> None:
+    """Make the stamp cache a django-redis alias on a port where nothing listens."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "down": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
+        },
+    }
+    settings.TICKETOFFICE_CACHE = "down"
+
+
 @pytest.fixture
 def fresh_process(settings) -> None:
     """No final refusals kept in this process's memory: the cache tiers as another

@@ -21,12 +21,11 @@ from django_ticketoffice.models import Ticket
 from django_ticketoffice.signals import ticket_locked
 from django_ticketoffice.stamps import get_store
 from tests import hashers as counting
-from tests.conftest import free_port, redis_client
+from tests.conftest import redis_client, redis_down
 
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "I love Paris"
-CLOSED_PORT = free_port()
 
 
 @pytest.fixture(params=["redis", "redis-down"])
@@ -35,15 +34,7 @@ def counter(request, settings):
     if request.param == "redis":
         request.getfixturevalue("redis")
     else:
-        settings.CACHES = {
-            **settings.CACHES,
-            "down": {
-                "BACKEND": "django_redis.cache.RedisCache",
-                "LOCATION": f"redis://127.0.0.1:{CLOSED_PORT}/0",
-                "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
-            },
-        }
-        settings.TICKETOFFICE_CACHE = "down"
+        redis_down(settings)
     return request.param
 
 

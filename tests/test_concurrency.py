@@ -21,10 +21,8 @@ from django.test import Client
 from django_ticketoffice.exceptions import TicketError
 from django_ticketoffice.models import Ticket
 from django_ticketoffice.stamps import get_store
-from tests.conftest import free_port
+from tests.conftest import redis_down
 from tests.models import Visit
-
-CLOSED_PORT = free_port()  # nothing listens here
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("postgres")]
 
@@ -34,15 +32,7 @@ def race_cache(request, settings) -> str:
     if request.param == "redis":
         request.getfixturevalue("redis")
     elif request.param == "redis-down":
-        settings.CACHES = {
-            **settings.CACHES,
-            "down": {
-                "BACKEND": "django_redis.cache.RedisCache",
-                "LOCATION": f"redis://127.0.0.1:{CLOSED_PORT}/0",
-                "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
-            },
-        }
-        settings.TICKETOFFICE_CACHE = "down"
+        redis_down(settings)
     else:
         settings.TICKETOFFICE_CACHE = "default"
     return request.param

@@ -22,7 +22,7 @@ from django_ticketoffice.exceptions import TicketUsedError
 from django_ticketoffice.models import Ticket
 from django_ticketoffice.signals import ticket_used
 from django_ticketoffice.stamps import get_store
-from tests.conftest import REDIS_STAMP_CACHES, free_port
+from tests.conftest import REDIS_STAMP_CACHES, free_port, redis_down
 from tests.models import Visit
 from tests.servers import AppServer, burst
 
@@ -262,7 +262,6 @@ def test_a_lost_connection_gives_the_use_back_on_a_new_connection(postgres):
 
 # Exactly max_uses under concurrency (PostgreSQL) ----------------------------------------------
 
-CLOSED_PORT = free_port()
 
 
 @pytest.fixture(params=["redis", "redis-down"])
@@ -270,15 +269,7 @@ def race_cache(request, settings):
     if request.param == "redis":
         request.getfixturevalue("redis")
     else:
-        settings.CACHES = {
-            **settings.CACHES,
-            "down": {
-                "BACKEND": "django_redis.cache.RedisCache",
-                "LOCATION": f"redis://127.0.0.1:{CLOSED_PORT}/0",
-                "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
-            },
-        }
-        settings.TICKETOFFICE_CACHE = "down"
+        redis_down(settings)
     return request.param
 
 

@@ -263,7 +263,6 @@ def test_a_lost_connection_gives_the_use_back_on_a_new_connection(postgres):
 # Exactly max_uses under concurrency (PostgreSQL) ----------------------------------------------
 
 
-
 @pytest.fixture(params=["redis", "redis-down"])
 def race_cache(request, settings):
     if request.param == "redis":

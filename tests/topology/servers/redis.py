@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import time
 from typing import Any
 
 from tests.conftest import free_port
@@ -20,6 +21,7 @@ class RedisNode:
         self.options = list(options)
         self.sentinel_conf = sentinel_conf
         self.process: subprocess.Popen[bytes] | None = None
+        self.started = False
 
     @property
     def address(self) -> tuple[str, int]:
@@ -30,6 +32,38 @@ class RedisNode:
         return f"redis://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        # A free port can be taken between free_port() and the server's bind (an
+        # outgoing connection's local port, another test server): on a first
+        # start, a server that exits at once gets new ports. A restart keeps its
+        # port, which the cluster or the sentinels know.
+        for _attempt in range(3):
+            self._spawn()
+            if self.started or not self._exited_early():
+                break
+            self._new_ports()
+        wait_for(self.client().ping, f"redis on port {self.port}", timeout=10)
+        self.started = True
+
+    def _exited_early(self) -> bool:
+        for _ in range(20):
+            if self.process is not None and self.process.poll() is not None:
+                return True
+            try:
+                if self.client().ping():
+                    return False
+            except Exception:  # noqa: S110 - not up yet
+                pass
+            time.sleep(0.05)
+        return False
+
+    def _new_ports(self) -> None:
+        self.port = free_port()
+        (self.dir / "sentinel.conf").unlink(missing_ok=True)  # it names the port
+        if "--cluster-port" in self.options:
+            index = self.options.index("--cluster-port")
+            self.options[index + 1] = str(free_port())
+
+    def _spawn(self) -> None:
         if self.sentinel_conf is not None:
             conf = self.dir / "sentinel.conf"
             if not conf.exists():
@@ -41,7 +75,6 @@ class RedisNode:
             # A replica's first sync starts at once (Redis waits 5 s for more replicas).
             args += ["--repl-diskless-sync-delay", "0", *self.options]
         self.process = spawn(args, self.dir / "log")
-        wait_for(self.client().ping, f"redis on port {self.port}", timeout=10)
 
     def stop(self) -> None:
         stop(self.process)

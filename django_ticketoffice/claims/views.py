@@ -56,16 +56,23 @@ def abandon(request: HttpRequest) -> None:
         claim.undo()
 
 
-def _claim_for(request: HttpRequest) -> Claim:
-    claim = taken_at_admission(request)
-    if claim is not None:
-        return claim
-    claim = Claim.for_request(request)
+def run_in_claim(claim: Claim, call: Callable[[], Any]) -> Any:
+    """Take ``claim`` (unless taken already), run ``call``, then settle or undo on its response.
+
+    Raises :class:`ClaimRefused` when the ticket cannot be claimed. The one
+    sync sequence for every caller: stamped views and the API integrations.
+    """
+    if not claim.taken:
+        try:
+            claim.take()  # undoes itself if interrupted
+        except TicketError as error:
+            raise ClaimRefused(error) from None
     try:
-        claim.take()  # undoes itself if interrupted
-    except TicketError as error:
-        raise ClaimRefused(error) from None
-    return claim
+        response = call()
+    except BaseException:
+        claim.undo()
+        raise
+    return claim.finish(response)
 
 
 def run_view(view: Callable[..., Any], request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
@@ -73,13 +80,8 @@ def run_view(view: Callable[..., Any], request: HttpRequest, *args: Any, **kwarg
 
     Raises :class:`ClaimRefused` when the ticket cannot be claimed.
     """
-    claim = _claim_for(request)
-    try:
-        response = view(request, *args, **kwargs)
-    except BaseException:
-        claim.undo()
-        raise
-    return claim.finish(response)
+    claim = taken_at_admission(request) or Claim.for_request(request)
+    return run_in_claim(claim, lambda: view(request, *args, **kwargs))
 
 
 async def to_completion(step: Callable[[], T]) -> T:

@@ -170,16 +170,11 @@ def consume_ticket(
             raise refusal(NoTicketError())
         claim = headers.ApiClaim(request.auth, request=django_request)
         try:
-            claim.take()  # undoes itself if interrupted
-        except TicketError as error:
+            return claims.run_in_claim(claim, lambda: wrapped(*args, **kwargs))
+        except claims.ClaimRefused as refused:
+            error = refused.error
             headers.refused(django_request, error, authenticator.place, authenticator.purpose)
             raise refusal(error) from None
-        try:
-            response = wrapped(*args, **kwargs)
-        except BaseException:
-            claim.undo()
-            raise
-        return claim.finish(response)
 
     return wrapper
 

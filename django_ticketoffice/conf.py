@@ -78,22 +78,18 @@ class TicketOfficeSettings:
     every request. ``setting_changed`` (``override_settings``) forgets them.
     """
 
-    def __init__(self) -> None:
-        self._values: dict[str, Any] = {}
-
     def __getattr__(self, name: str) -> Any:
+        # Called only for a value not read yet: once read, it is an instance
+        # attribute, and later reads cost a plain attribute lookup.
         if name not in DEFAULTS:
             raise AttributeError(f"Unknown django-ticketoffice setting {name!r}")
-        try:
-            return self._values[name]
-        except KeyError:
-            value = getattr(settings, f"TICKETOFFICE_{name}", DEFAULTS[name])
-            self._values[name] = value
-            return value
+        value = getattr(settings, f"TICKETOFFICE_{name}", DEFAULTS[name])
+        self.__dict__[name] = value
+        return value
 
     def reload(self) -> None:
         """Forget the values read so far."""
-        self._values.clear()
+        self.__dict__.clear()
 
 
 app_settings = TicketOfficeSettings()

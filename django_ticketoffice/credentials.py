@@ -9,10 +9,13 @@ browser is sent on to the same URL without it.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, cast
 from urllib.parse import unquote_plus
 
+from django.conf import settings
 from django.http import HttpRequest, QueryDict
+from django.utils.functional import cached_property
 from django.utils.http import escape_leading_slashes
 
 from .conf import app_settings
@@ -59,10 +62,110 @@ def credential_parameters() -> tuple[str, ...]:
     return (app_settings.TOKEN_PARAMETER, *PASSWORD_PARAMETERS)
 
 
+def _pending_query_string(request: HttpRequest) -> str | None:
+    """The raw query string while ``request.GET`` is still unparsed, else None.
+
+    Django parses ``request.GET`` lazily from ``META["QUERY_STRING"]`` (WSGI
+    and ASGI requests). While it is unparsed, the few credential parameters are
+    read straight from the string, and masked there before anyone parses it:
+    a refusal costs no full parse, and every later reader of ``request.GET``
+    sees the mask. Otherwise (parsed already, a plain ``HttpRequest``, bytes
+    beyond ASCII, too many fields) ``request.GET`` itself is read, as Django
+    parses it.
+    """
+    if "GET" in vars(request) or not _parses_get_lazily(type(request)):
+        return None
+    query_string = request.META.get("QUERY_STRING", "")
+    if not isinstance(query_string, str) or not query_string.isascii():
+        return None
+    separators = query_string.count("&")
+    if separators:  # one field never exceeds a (sane) limit
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        if limit is not None and separators >= limit:
+            return None  # Django's parse refuses it (TooManyFieldsSent): let it
+    return query_string
+
+
+@functools.cache
+def _parses_get_lazily(request_class: type) -> bool:
+    return isinstance(getattr(request_class, "GET", None), cached_property)
+
+
+def _scan(
+    query_string: str, names: tuple[str, ...], encoding: str | None
+) -> tuple[dict[str, str], str]:
+    """Read ``names`` in a raw query string, as Django's parse would, and mask them.
+
+    Returns each name found with its last value (as ``request.GET[name]``), and
+    the query string with their values masked, every other byte as sent.
+    """
+    found: dict[str, str] = {}
+    if not query_string:
+        return found, query_string
+    # The charset matters only for escapes: settings are not read for a plain token.
+    escaped = "%" in query_string or "+" in query_string
+    charset = (encoding or settings.DEFAULT_CHARSET) if escaped else "utf-8"
+    pairs = query_string.split("&")
+    for index, pair in enumerate(pairs):
+        raw_name, equals, value = pair.partition("=")
+        name = unquote_plus(raw_name, charset) if "%" in raw_name or "+" in raw_name else raw_name
+        if name in names:
+            found[name] = unquote_plus(value, charset) if "%" in value or "+" in value else value
+            if equals:
+                pairs[index] = f"{raw_name}={MASK}"
+    return found, "&".join(pairs) if found else query_string
+
+
+def _write_masked(request: HttpRequest, masked: str) -> None:
+    """Put the masked query string everywhere the request keeps its URL."""
+    meta = request.META
+    meta["QUERY_STRING"] = masked
+    # Raw request lines that WSGI servers pass on (gunicorn, uWSGI, mod_wsgi).
+    for key in ("RAW_URI", "REQUEST_URI"):
+        if isinstance(meta.get(key), str):
+            meta[key] = f"{meta[key].partition('?')[0]}?{masked}"
+    scope = getattr(request, "scope", None)
+    if isinstance(scope, dict) and "query_string" in scope:
+        scope["query_string"] = masked.encode("ascii")
+
+
+def _take_values(request: HttpRequest, *, conceal: bool) -> dict[str, str]:
+    """The credential parameters of the request's URL, masked there with ``conceal``."""
+    names = credential_parameters()
+    query_string = _pending_query_string(request)
+    if query_string is not None:
+        values, masked = _scan(query_string, names, request.encoding)
+        if conceal and masked is not query_string:
+            # request.GET is not parsed yet: it will be parsed from the mask.
+            _write_masked(request, masked)
+        return values
+    query = cast(QueryDict, request.GET)
+    values = {name: query[name] for name in names if name in query}
+    if conceal and values:
+        # In place: this request's own parsed query (no copy on the refusal path).
+        query._mutable = True
+        for name in values:
+            query.setlist(name, [MASK] * len(query.getlist(name)))
+        query._mutable = False
+        query_string = request.META.get("QUERY_STRING", "")
+        masked = _scan(query_string, names, "utf-8")[1]
+        if masked is not query_string:
+            _write_masked(request, masked)
+    return values
+
+
+def _read(values: dict[str, str], place: str, purpose: str) -> Credentials | None:
+    parameter = app_settings.TOKEN_PARAMETER
+    if parameter in values:
+        return read_token(values[parameter], place, purpose)
+    if any(name in values for name in PASSWORD_PARAMETERS):
+        return password_credentials(values.get("uuid"), values.get("password"))
+    return None
+
+
 def carries_credentials(request: HttpRequest) -> bool:
     """Tell whether the request's URL carries a credential parameter."""
-    query = request.GET
-    return any(name in query for name in credential_parameters())
+    return bool(_take_values(request, conceal=False))
 
 
 def request_credentials(request: HttpRequest, place: str, purpose: str) -> Credentials | None:
@@ -72,13 +175,16 @@ def request_credentials(request: HttpRequest, place: str, purpose: str) -> Crede
     malformed ones. A token is checked here (signature, expiry, place), so a
     forgery never reaches the cache or the database.
     """
-    parameter = app_settings.TOKEN_PARAMETER
-    query = request.GET
-    if parameter in query:
-        return read_token(query[parameter], place, purpose)
-    if any(name in query for name in PASSWORD_PARAMETERS):
-        return password_credentials(query.get("uuid"), query.get("password"))
-    return None
+    return _read(_take_values(request, conceal=False), place, purpose)
+
+
+def take_credentials(request: HttpRequest, place: str, purpose: str) -> Credentials | None:
+    """Read credentials as :func:`request_credentials` does, masking them first.
+
+    One pass over the query string; the mask is in place before the
+    credentials are checked, so that nothing failing meanwhile can report them.
+    """
+    return _read(_take_values(request, conceal=True), place, purpose)
 
 
 def clean_url(request: HttpRequest) -> str:
@@ -91,34 +197,6 @@ def clean_url(request: HttpRequest) -> str:
     return f"{path}?{query.urlencode()}" if query else path
 
 
-def _masked_query_string(query_string: str, names: list[str]) -> str:
-    """``query_string`` with the values of ``names`` masked, every other byte as sent."""
-    pairs = query_string.split("&")
-    for index, pair in enumerate(pairs):
-        name, equals, _value = pair.partition("=")
-        if unquote_plus(name) in names:
-            pairs[index] = f"{name}={MASK}" if equals else pair
-    return "&".join(pairs)
-
-
 def conceal_credentials(request: HttpRequest) -> None:
     """Mask the credential parameters everywhere the request keeps its URL."""
-    query = cast(QueryDict, request.GET)
-    names = [name for name in credential_parameters() if name in query]
-    if not names:
-        return
-    # In place: this request's own, freshly parsed query (no copy on the refusal path).
-    query._mutable = True
-    for name in names:
-        query.setlist(name, [MASK] * len(query.getlist(name)))
-    query._mutable = False
-    meta = request.META
-    query_string = _masked_query_string(meta.get("QUERY_STRING", ""), names)
-    meta["QUERY_STRING"] = query_string
-    # Raw request lines that WSGI servers pass on (gunicorn, uWSGI, mod_wsgi).
-    for key in ("RAW_URI", "REQUEST_URI"):
-        if isinstance(meta.get(key), str):
-            meta[key] = f"{meta[key].partition('?')[0]}?{query_string}"
-    scope = getattr(request, "scope", None)
-    if isinstance(scope, dict) and "query_string" in scope:
-        scope["query_string"] = query_string.encode("ascii")
+    _take_values(request, conceal=True)

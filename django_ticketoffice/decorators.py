@@ -23,10 +23,9 @@ from .credentials import (
     admit_into_session,
     carries_credentials,
     clean_url,
-    conceal_credentials,
     read_remembered,
-    request_credentials,
     session_key,
+    take_credentials,
 )
 from .exceptions import NoTicketError, RequestTooLongError, TicketError
 from .models import Ticket
@@ -120,11 +119,8 @@ def admit(
     remembered: Any = None
     session = getattr(request, "session", None)
     try:
-        try:
-            credentials = request_credentials(request, place, purpose)
-        finally:
-            # Before anything can fail or be reported: no report shows the token.
-            conceal_credentials(request)
+        # Masked before they are checked: nothing failing meanwhile can report them.
+        credentials = take_credentials(request, place, purpose)
         if credentials is not None:
             ticket = verify(credentials, place, purpose)
             ticket_admitted.send(sender=Ticket, ticket=ticket, request=request)
@@ -141,11 +137,11 @@ def admit(
             else:
                 ticket = verify_session(read_remembered(remembered)[0], place, purpose)
     except TicketError as error:
-        ticket_uuid = error.ticket_uuid or (
-            credentials.uuid
-            if credentials is not None
-            else _uuid_or_none(read_remembered(remembered)[0])
-        )
+        ticket_uuid = error.ticket_uuid
+        if ticket_uuid is None and credentials is not None:
+            ticket_uuid = credentials.uuid
+        elif ticket_uuid is None and remembered is not None:
+            ticket_uuid = _uuid_or_none(read_remembered(remembered)[0])
         return _refusal(request, error, refusal_handler, place, purpose, ticket_uuid)
     _attach(request, ticket)
     return None

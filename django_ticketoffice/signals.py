@@ -54,6 +54,10 @@ def send_refused(
     ticket_uuid: Any = None,
 ) -> None:
     """Send ``ticket_refused`` for a refusal ``error``, the same way from every entry point."""
+    # Floods of forged links are refused here: with nobody listening, skip even
+    # the model lookup (Signal.send would return at once too).
+    if not ticket_refused.receivers:
+        return
     ticket_refused.send(
         sender=apps.get_model("django_ticketoffice", "Ticket"),
         reason=error.reason,

@@ -28,6 +28,7 @@ from django.utils.log import AdminEmailHandler
 from django_ticketoffice import claims
 from django_ticketoffice.credentials import MASK, conceal_credentials
 from django_ticketoffice.decorators import session_key, stamp_invitation
+from django_ticketoffice.exceptions import TicketError
 from django_ticketoffice.models import Ticket
 from django_ticketoffice.signals import ticket_used
 from django_ticketoffice.stamps import get_store
@@ -562,3 +563,58 @@ def test_conceal_masks_encoded_names_and_keeps_other_bytes(rf):
     assert query_string.startswith("a=%2F%20b&") and query_string.endswith("&uuid&z=1")
     assert request.GET.getlist("ticket") == [MASK, MASK]
     assert request.GET["a"] == "/ b"
+
+
+def test_credentials_are_read_and_masked_before_request_get_is_parsed(rf):
+    from django_ticketoffice.credentials import request_credentials
+
+    request = rf.get("/x/", {"ticket": "not-a-token", "page": "2"})
+    request.META["RAW_URI"] = f"/x/?{request.META['QUERY_STRING']}"
+    try:
+        request_credentials(request, "louvre", "visit")
+    except TicketError as error:
+        assert error.reason == "invalid"
+    else:
+        raise AssertionError("a malformed token was accepted")
+    conceal_credentials(request)
+    # Neither step parsed the whole query; the mask is what Django parses later.
+    assert "GET" not in vars(request)
+    assert "not-a-token" not in request.META["QUERY_STRING"] + request.META["RAW_URI"]
+    assert request.GET["ticket"] == MASK and request.GET["page"] == "2"
+
+
+@pytest.mark.parametrize("parsed_first", [False, True])
+@pytest.mark.parametrize(
+    "query_string",
+    [
+        "ticket=A&ticket=B",  # the last value wins, as request.GET["ticket"]
+        "tick%65t=A%2BB+C&page=1",  # encoded names and values
+        "uuid&password=",  # blank values
+        "x=1&&ticket=&ticket",
+        "%74icket=%E2%82%AC",  # a value beyond ASCII once decoded
+        "ticket=%FF",  # not UTF-8: replaced, as Django does
+        "page=caf\u00c3\u00a9&ticket=T",  # raw bytes beyond ASCII: Django's own parse
+    ],
+)
+def test_credentials_read_from_the_raw_query_are_those_django_parses(
+    rf, query_string, parsed_first
+):
+    from django_ticketoffice.credentials import _take_values, credential_parameters
+
+    reference = rf.get("/x/")
+    reference.META["QUERY_STRING"] = query_string
+    query = reference.GET
+    expected = {name: query[name] for name in credential_parameters() if name in query}
+    fresh = rf.get("/x/")
+    fresh.META["QUERY_STRING"] = query_string
+    if parsed_first:
+        fresh.GET  # noqa: B018
+    assert _take_values(fresh, conceal=False) == expected
+
+
+def test_too_many_fields_are_refused_by_django_as_before(client, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+    _ticket, token = issue()
+    query = "&".join(f"f{n}=1" for n in range(10))
+    response = client.get(f"/peek/?{query}&ticket={token}")
+    assert response.status_code == 400

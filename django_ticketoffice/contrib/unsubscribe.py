@@ -32,7 +32,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from ..claims import Claim
 from ..conf import app_settings
-from ..credentials import conceal_credentials, request_credentials
+from ..credentials import take_credentials
 from ..exceptions import NoTicketError, TicketError
 from ..links import ticket_url
 from ..models import Ticket
@@ -171,10 +171,7 @@ class UnsubscribeView(View):
         """
         credentials = None
         try:
-            try:
-                credentials = request_credentials(request, self.place, self.purpose)
-            finally:
-                conceal_credentials(request)
+            credentials = take_credentials(request, self.place, self.purpose)
             if credentials is None:
                 raise NoTicketError("An unsubscribe link is required.")
             ticket = verify(credentials, self.place, self.purpose)

@@ -9,7 +9,6 @@ browser is sent on to the same URL without it.
 
 from __future__ import annotations
 
-import functools
 from typing import Any, cast
 from urllib.parse import unquote_plus
 
@@ -86,9 +85,17 @@ def _pending_query_string(request: HttpRequest) -> str | None:
     return query_string
 
 
-@functools.cache
+_lazy_get: dict[type, bool] = {}
+
+
 def _parses_get_lazily(request_class: type) -> bool:
-    return isinstance(getattr(request_class, "GET", None), cached_property)
+    try:
+        return _lazy_get[request_class]
+    except KeyError:
+        lazy = _lazy_get[request_class] = isinstance(
+            getattr(request_class, "GET", None), cached_property
+        )
+        return lazy
 
 
 def _scan(
@@ -140,7 +147,7 @@ def _take_values(request: HttpRequest, *, conceal: bool) -> dict[str, str]:
             _write_masked(request, masked)
         return values
     query = cast(QueryDict, request.GET)
-    values = {name: query[name] for name in names if name in query}
+    values = {name: cast(str, query[name]) for name in names if name in query}
     if conceal and values:
         # In place: this request's own parsed query (no copy on the refusal path).
         query._mutable = True

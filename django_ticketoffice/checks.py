@@ -39,8 +39,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
-from . import redis_clients
 from .conf import DEFAULTS, app_settings
+from .stamps import redis_clients
 from .tokens import MAX_TOKEN_LENGTH, token_length
 from .utils import as_lifetime
 

@@ -27,7 +27,7 @@ DEFAULTS: dict[str, Any] = {
     # Django cache alias for the used/revoked stamps.
     "CACHE": "default",
     # The stamps' own Redis instead of a cache alias: a URL, or a dict naming a
-    # Redis Cluster or Sentinel (see redis_clients.py). None: use CACHE.
+    # Redis Cluster or Sentinel (see stamps/redis_clients.py). None: use CACHE.
     "REDIS": None,
     "CACHE_KEY_PREFIX": "ticketoffice:",
     # "db": fall back to the database while the cache is down; "closed": refuse (503).

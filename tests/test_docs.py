@@ -158,7 +158,7 @@ def test_builtin_redis_settings_select_the_raw_store(settings, redis):
 
 
 def test_ticketoffice_redis_snippets_are_well_formed():
-    from django_ticketoffice.redis_clients import setting_problem
+    from django_ticketoffice.stamps.redis_clients import setting_problem
     from docs.snippets import settings_cluster, settings_reference, settings_sentinel_setting
 
     for snippet in (settings_cluster, settings_sentinel_setting, settings_reference):

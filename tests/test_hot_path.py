@@ -309,7 +309,7 @@ def test_a_used_stamp_is_written_back_when_no_claim_is_in_flight(
 def test_local_stamps_are_bounded_and_expire():
     import time
 
-    from django_ticketoffice.local_stamps import LocalStamps
+    from django_ticketoffice.stamps.local import LocalStamps
 
     local = LocalStamps(size=2, ttl=0.05)
     first, second, third = (uuid.uuid4() for _ in range(3))

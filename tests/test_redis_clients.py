@@ -14,8 +14,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 from django.utils import timezone
 
-from django_ticketoffice import redis_clients, stamps
-from django_ticketoffice.stamps import RedisStampStore, StampStore, get_store
+from django_ticketoffice import stamps
+from django_ticketoffice.stamps import RedisStampStore, StampStore, get_store, redis_clients
 from tests.conftest import free_port, redis_client
 
 CLOSED_PORT = free_port()  # nothing listens here

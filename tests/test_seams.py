@@ -618,3 +618,17 @@ def test_too_many_fields_are_refused_by_django_as_before(client, settings):
     query = "&".join(f"f{n}=1" for n in range(10))
     response = client.get(f"/peek/?{query}&ticket={token}")
     assert response.status_code == 400
+
+
+def test_an_asgi_request_is_read_and_masked_before_its_query_is_parsed():
+    from django.test import AsyncRequestFactory
+
+    from django_ticketoffice.credentials import take_credentials
+
+    request = AsyncRequestFactory().get("/x/", {"ticket": "not-a-token", "page": "2"})
+    with pytest.raises(TicketError):
+        take_credentials(request, "louvre", "visit")
+    assert "GET" not in vars(request)
+    assert b"not-a-token" not in request.scope["query_string"]
+    assert "not-a-token" not in request.get_full_path()
+    assert request.GET["ticket"] == MASK and request.GET["page"] == "2"

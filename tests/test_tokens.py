@@ -288,3 +288,33 @@ def test_expiry_out_of_range_cannot_be_minted():
     ticket = Ticket(expiry_datetime=datetime(1960, 1, 1, tzinfo=dt_timezone.utc))
     with pytest.raises(ValueError, match="expiry"):
         make_token(ticket, ticket.generate_password())
+
+
+def test_signature_checks_agree_with_itsdangerous(settings):
+    """Our check (keyed HMACs, copied per call) accepts exactly what itsdangerous's
+    Signer accepts, over the signing key and its fallbacks."""
+    import hashlib
+
+    from itsdangerous import Signer
+
+    from django_ticketoffice.tokens import _salt, _verify
+
+    settings.SECRET_KEY_FALLBACKS = ["older-key", "oldest-key"]
+    reference = Signer(
+        [*reversed(settings.SECRET_KEY_FALLBACKS), settings.SECRET_KEY],
+        salt=_salt("louvre", "visit"),
+        key_derivation="hmac",
+        digest_method=hashlib.sha256,
+    )
+    for key in (settings.SECRET_KEY, "older-key", "oldest-key", "unknown-key"):
+        minting = Signer(
+            key, salt=_salt("louvre", "visit"), key_derivation="hmac", digest_method=hashlib.sha256
+        )
+        for value in (b"", b"a", b"x" * 70, bytes(range(256))):
+            signed = minting.sign(value)
+            body, _, signature = signed.rpartition(b".")
+            expected = reference.verify_signature(body, signature)
+            assert expected is (key != "unknown-key")
+            assert _verify("louvre", "visit", body, signature) is expected
+            assert _verify("louvre", "visit", body + b"!", signature) is False
+            assert _verify("orsay", "visit", body, signature) is False

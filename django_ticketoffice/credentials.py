@@ -133,7 +133,8 @@ def _write_masked(request: HttpRequest, masked: str) -> None:
             meta[key] = f"{meta[key].partition('?')[0]}?{masked}"
     scope = getattr(request, "scope", None)
     if isinstance(scope, dict) and "query_string" in scope:
-        scope["query_string"] = masked.encode("ascii")
+        # ASGIRequest decodes the scope's bytes as UTF-8: the inverse.
+        scope["query_string"] = masked.encode("utf-8")
 
 
 def _take_values(request: HttpRequest, *, conceal: bool) -> dict[str, str]:

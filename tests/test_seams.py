@@ -632,3 +632,18 @@ def test_an_asgi_request_is_read_and_masked_before_its_query_is_parsed():
     assert b"not-a-token" not in request.scope["query_string"]
     assert "not-a-token" not in request.get_full_path()
     assert request.GET["ticket"] == MASK and request.GET["page"] == "2"
+
+
+def test_an_asgi_query_beyond_ascii_is_masked_without_an_error():
+    from django.test import AsyncRequestFactory
+
+    from django_ticketoffice.credentials import take_credentials
+
+    request = AsyncRequestFactory().get("/x/")
+    query_string = "page=caf\u00e9&ticket=SECRET"
+    request.scope["query_string"] = query_string.encode()
+    request.META["QUERY_STRING"] = query_string
+    with pytest.raises(TicketError):
+        take_credentials(request, "louvre", "visit")
+    assert request.scope["query_string"] == f"page=caf\u00e9&ticket={MASK}".encode()
+    assert request.GET["page"] == "caf\u00e9" and request.GET["ticket"] == MASK

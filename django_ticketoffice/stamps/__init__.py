@@ -26,7 +26,7 @@ nor a flood of log lines.
 Every write follows the database: stamps of a use or a revocation are written
 by ``transaction.on_commit`` callbacks, and so are the stamps written back when
 the database refuses a ticket the cache did not know about
-(:func:`django_ticketoffice.models.on_ticket_commit`). A rolled-back
+(:func:`on_ticket_commit`). A rolled-back
 transaction leaves no stamp.
 """
 

@@ -201,8 +201,18 @@ def run(
     return statement.run(connection, inputs)
 
 
+# model -> (its concrete fields, their columns): recomputed when the fields change.
+_column_names: dict[Any, tuple[Any, tuple[str, ...]]] = {}
+
+
 def _columns(model: Any) -> tuple[str, ...]:
-    return tuple(field.column for field in model._meta.concrete_fields)
+    # Django rebuilds ``concrete_fields`` whenever a field is added or removed,
+    # so its identity tells whether the columns need reading again.
+    fields = model._meta.concrete_fields
+    known = _column_names.get(model)
+    if known is None or known[0] is not fields:
+        known = _column_names[model] = (fields, tuple(field.column for field in fields))
+    return known[1]
 
 
 def select_first(model: Any, build: Builder, alias: str, inputs: Inputs) -> Any:

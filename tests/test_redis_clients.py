@@ -273,3 +273,65 @@ def test_reset_closes_nothing_it_does_not_own(redis):
     stamps.reset_stores()
     # django-redis owns this pool: it stays open for the cache's other users.
     assert open_sockets(client) >= 1
+
+
+# Lookups straight on the pool -------------------------------------------------------------
+
+
+def test_lookups_go_to_the_pool_and_read_what_the_client_would(
+    redis, monkeypatch, redis_roundtrips
+):
+    """A stamp lookup is one GET on a pooled connection, not through the client's layers."""
+    from redis import Redis
+
+    store = get_store()
+    used, unknown = uuid.uuid4(), uuid.uuid4()
+    store.stamp(used, stamps.USED, None)
+    store.local.discard(used)  # ask Redis, not this process's memory
+    through_client = spy(monkeypatch, Redis, "execute_command")
+    on_pool = spy(monkeypatch, redis_clients, "run_command")
+    redis_roundtrips.count = 0
+    assert store.lookup(used) == stamps.USED
+    assert store.lookup(unknown) is None
+    assert (on_pool.count, through_client.count, redis_roundtrips.count) == (2, 0, 2)
+    client = store._client()
+    for key in (store.key(used), store.key(unknown)):
+        assert redis_clients.run_command(client, "GET", key) == client.get(key)
+
+
+def test_a_lookup_on_a_dead_server_costs_what_client_get_costs(settings):
+    """The same connection attempts as client.get, no socket left, and a later reconnect."""
+    import redis as redis_py
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    client = redis_py.Redis(
+        port=free_port(), socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 2)
+    )
+    attempts = Calls()
+    original = redis_py.connection.AbstractConnection.connect
+
+    def counted(self, *args, **kwargs):
+        attempts.count += 1
+        return original(self, *args, **kwargs)
+
+    counts = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(redis_py.connection.AbstractConnection, "connect", counted)
+        for lookup in (lambda: client.get("absent"), lambda: run_get(client)):
+            attempts.count = 0
+            with pytest.raises(redis_py.ConnectionError):
+                lookup()
+            counts.append(attempts.count)
+    assert counts[0] == counts[1] >= 1
+    assert open_sockets(client) == 0
+    live = redis_py.Redis.from_url(settings.REDIS_URL)
+    try:
+        assert run_get(live) is None  # a fresh connection, a real reply
+        assert open_sockets(live) == 1
+    finally:
+        live.connection_pool.disconnect()
+
+
+def run_get(client):
+    return redis_clients.run_command(client, "GET", f"absent-{uuid.uuid4()}")

@@ -75,6 +75,7 @@ class Claim:
         self.row_claimed = False  # multi-use: the claim's UPDATE is ours to give back
         # Set when the stamped view takes over a claim that admission took.
         self.adopted = False
+        self._routed_alias: str | None = None
 
     @classmethod
     def for_request(cls, request: HttpRequest) -> Claim:
@@ -96,8 +97,12 @@ class Claim:
 
     @property
     def _alias(self) -> str:
-        hints = {"instance": self.ticket} if self.ticket is not None else {}
-        return router.db_for_write(self.model, **hints)
+        """The database of the claim: routed once, so that settle and undo use the same."""
+        alias = self._routed_alias
+        if alias is None:
+            hints = {"instance": self.ticket} if self.ticket is not None else {}
+            alias = self._routed_alias = router.db_for_write(self.model, **hints)
+        return alias
 
     def take(self) -> None:
         """Claim the loaded ticket, or raise the :class:`TicketError` that refuses it."""
@@ -283,7 +288,7 @@ class Claim:
                 sender=type(ticket), ticket=ticket, request=request, use_number=use_number
             )
 
-        on_ticket_commit(after_commit, ticket)
+        on_ticket_commit(after_commit, ticket, using=self._alias)
 
     def undo(self) -> None:
         """The action failed: make the ticket valid again (unless revoked meanwhile)."""

@@ -97,16 +97,19 @@ def _reset_on_setting_change(*, setting: str, **kwargs: object) -> None:
         reset_stores()
 
 
-def on_ticket_commit(func: Any, instance: Any) -> None:
+def on_ticket_commit(func: Any, instance: Any, *, using: str | None = None) -> None:
     """Run ``func`` once the transaction that wrote ``instance`` (a ticket) commits.
 
-    The database is the one the routers pick for writing tickets, so a project
-    that keeps tickets out of ``default`` still gets its stamps after the right
-    commit. ``instance`` may also be the ticket model itself.
+    The database is ``using`` (the one the write went to), else the one the
+    routers pick for writing tickets, so a project that keeps tickets out of
+    ``default`` still gets its stamps after the right commit. ``instance`` may
+    also be the ticket model itself.
     """
-    model = instance if isinstance(instance, type) else type(instance)
-    hints = {} if isinstance(instance, type) else {"instance": instance}
-    transaction.on_commit(func, using=router.db_for_write(model, **hints))
+    if using is None:
+        model = instance if isinstance(instance, type) else type(instance)
+        hints = {} if isinstance(instance, type) else {"instance": instance}
+        using = router.db_for_write(model, **hints)
+    transaction.on_commit(func, using=using)
 
 
 def write_back(ticket: Any, error: TicketError) -> None:

@@ -233,3 +233,35 @@ def close(client: Any) -> None:
         client.close()
     else:
         client.connection_pool.disconnect()
+
+
+def pooled_connection(pool: Any) -> Any:
+    """Take a connection from a redis-py pool (release it with ``pool.release``)."""
+    try:
+        return pool.get_connection()
+    except TypeError:  # redis-py < 5.3 wants a command name
+        return pool.get_connection("GET")
+
+
+def run_command(client: Any, *args: Any) -> Any:
+    """Run one command on a pooled connection of a single-server redis-py client.
+
+    What ``client.execute_command`` does, without its per-command layers
+    (timing, observability, response callbacks), which cost about as much as
+    the lookup's own work: the connection's retry policy applies, and a
+    failed connection is closed so that the next command reconnects. For
+    commands whose raw reply is what the caller wants (``GET``).
+    """
+    pool = client.connection_pool
+    connection = pooled_connection(pool)
+
+    def send_and_read() -> Any:
+        connection.send_command(*args)
+        return connection.read_response()
+
+    try:
+        return connection.retry.call_with_retry(
+            send_and_read, lambda _error: connection.disconnect()
+        )
+    finally:
+        pool.release(connection)

@@ -55,6 +55,8 @@ class RedisStampStore(StampStore):
         # Whether the server leaves stamp writes unanswered: None until the first
         # write finds out; False for clients that route commands themselves.
         self._skip_replies: bool | None = None
+        # A single-server redis-py client: lookups go straight to its pool.
+        self._pooled = False
 
     def _client(self) -> Any:
         client = self._redis
@@ -62,13 +64,21 @@ class RedisStampStore(StampStore):
             with self._connect_lock:
                 if self._redis is None:
                     self._redis = self._source.connect()
-                    if not redis_writes.eligible(self._redis):
+                    # Not a client bound to one connection of its own.
+                    self._pooled = redis_writes.eligible(self._redis) and (
+                        getattr(self._redis, "connection", None) is None
+                    )
+                    if not self._pooled:
                         self._skip_replies = False
                 client = self._redis
         return client
 
     def _get(self, key: str) -> Any:
-        return self._client().get(key)
+        client = self._client()
+        if self._pooled:
+            # The lookup runs before every check of a token: the pool directly.
+            return redis_clients.run_command(client, "GET", key)
+        return client.get(key)
 
     def _set_many(self, items: list[tuple[str, int]], state: str, released: list[str]) -> None:
         value = state.encode("ascii")

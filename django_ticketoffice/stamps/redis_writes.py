@@ -18,6 +18,8 @@ import contextlib
 from collections.abc import Sequence
 from typing import Any
 
+from .redis_clients import pooled_connection
+
 MARKER = b"ticketoffice:replies-skipped"
 SKIP = ("CLIENT", "REPLY", "SKIP")
 
@@ -33,16 +35,9 @@ def eligible(client: Any) -> bool:
     return isinstance(client, Redis) and hasattr(client, "connection_pool")
 
 
-def _connection(pool: Any) -> Any:
-    try:
-        return pool.get_connection()
-    except TypeError:  # redis-py < 5.3 wants a command name
-        return pool.get_connection("SET")
-
-
 def _send(client: Any, commands: Sequence[Command], *, probe: bool) -> bool:
     pool = client.connection_pool
-    connection = _connection(pool)
+    connection = pooled_connection(pool)
     try:
         packed: list[Command] = []
         for command in commands:

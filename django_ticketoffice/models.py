@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import uuid
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -112,44 +113,20 @@ class TicketQuerySet(models.QuerySet["Ticket"]):
         Stamps the database at once and the stamp cache after commit. Returns
         the number of tickets revoked by this call. Used tickets of the
         queryset get their revocation recorded too, so that a use in flight
-        whose action then fails cannot make its ticket valid again.
+        whose action then fails cannot make its ticket valid again. The
+        tickets are those that match when the call starts.
         """
-        using = router.db_for_write(self.model)
+        # The database this queryset was pinned to with using(), else the primary.
+        using = getattr(self, "_db", None) or router.db_for_write(self.model)
+        # The queryset is read once, as a stream of primary keys; each batch is
+        # then locked and updated by primary key. Asking the queryset again for
+        # every batch would make the database skip or sort every row already
+        # revoked, again and again: quadratic in the size of the revocation.
+        pending = self.using(using).filter(revocation_datetime__isnull=True).order_by("pk")
+        keys = pending.values_list("pk", flat=True).iterator(chunk_size=batch_size)
         total = 0
-        unused = self.filter(usage_datetime__isnull=True, revocation_datetime__isnull=True)
-        while True:
-            with transaction.atomic(using=using):
-                # Lock the batch so that the uuids we stamp are exactly the rows we update.
-                batch = list(
-                    unused.order_by("pk")
-                    .select_for_update()
-                    .values_list("pk", "uuid", "expiry_datetime")[:batch_size]
-                )
-                if not batch:
-                    break
-                count = (
-                    Ticket._base_manager.using(using)
-                    .filter(
-                        pk__in=[row[0] for row in batch],
-                        usage_datetime__isnull=True,
-                        revocation_datetime__isnull=True,
-                    )
-                    .update(revocation_datetime=timezone.now())
-                )
-                stamped = [(row[1], row[2]) for row in batch]
-                on_ticket_commit(lambda s=stamped: _after_revoke(s, request), Ticket)
-                total += count
-            if len(batch) < batch_size:
-                break
-        in_use = self.filter(usage_datetime__isnull=False, revocation_datetime__isnull=True)
-        while True:
-            pks = list(in_use.order_by("pk").values_list("pk", flat=True)[:batch_size])
-            if pks:
-                Ticket._base_manager.using(using).filter(
-                    pk__in=pks, revocation_datetime__isnull=True
-                ).update(revocation_datetime=timezone.now())
-            if len(pks) < batch_size:
-                break
+        while batch_keys := list(itertools.islice(keys, batch_size)):
+            total += _revoke_batch(using, batch_keys, request)
         return total
 
     # Like delete(): not on the manager, so that Ticket.objects.revoke() cannot
@@ -173,6 +150,31 @@ class TicketQuerySet(models.QuerySet["Ticket"]):
         return count
 
     unlock.queryset_only = True  # type: ignore[attr-defined]
+
+
+def _revoke_batch(using: str, keys: list[Any], request: HttpRequest | None) -> int:
+    """Revoke the tickets of ``keys`` still unrevoked; return how many were unused."""
+    with transaction.atomic(using=using):
+        # Locked, so that what we read of each row (used or not) is what the
+        # UPDATE changes: a claim waits for this batch, then finds it revoked.
+        rows = list(
+            Ticket._base_manager.using(using)
+            .filter(pk__in=keys, revocation_datetime__isnull=True)
+            .order_by("pk")
+            .select_for_update()
+            .values_list("pk", "uuid", "expiry_datetime", "usage_datetime")
+        )
+        if not rows:
+            return 0
+        # Every row, used ones included (a use in flight may still be undone);
+        # only the unused ones count, and get a stamp.
+        Ticket._base_manager.using(using).filter(pk__in=[row[0] for row in rows]).update(
+            revocation_datetime=timezone.now()
+        )
+        stamped = [(row[1], row[2]) for row in rows if row[3] is None]
+        if stamped:
+            on_ticket_commit(lambda: _after_revoke(stamped, request), Ticket, using=using)
+    return len(stamped)
 
 
 def _after_revoke(

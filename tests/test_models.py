@@ -462,6 +462,35 @@ def test_queryset_revoke_filtered(population):
     assert names(population, Ticket.objects.valid()) == {"valid_future"}
 
 
+def test_bulk_revoke_reads_the_queryset_once_then_works_by_primary_key():
+    """A large revocation stays linear: no batch asks the queryset's filter again."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    now = timezone.now()
+    Ticket.objects.bulk_create(
+        Ticket(place="campaign", purpose="visit", expiry_datetime=now + timedelta(days=1))
+        for _ in range(25)
+    )
+    in_flight = Ticket.objects.filter(place="campaign").order_by("pk")[3]
+    Ticket.objects.filter(pk=in_flight.pk).update(usage_datetime=now, uses=1)
+    Ticket.objects.create(place="elsewhere", purpose="visit")
+    with CaptureQueriesContext(connection) as queries:
+        assert Ticket.objects.filter(place="campaign").revoke(batch_size=10) == 24
+    place = connection.ops.quote_name("place")
+    asking = [q["sql"] for q in queries if place in q["sql"]]
+    assert len(asking) == 1, asking  # the one read of the queryset
+    # Then each batch: one SELECT (FOR UPDATE where the database locks) and one
+    # UPDATE, both by primary key.
+    batches = [q["sql"].split()[0] for q in queries if place not in q["sql"]]
+    assert [verb for verb in batches if verb in ("SELECT", "UPDATE")] == ["SELECT", "UPDATE"] * 3
+    campaign = Ticket.objects.filter(place="campaign")
+    assert campaign.filter(revocation_datetime__isnull=True).count() == 0
+    # The use in flight got its revocation recorded too, and still shows as used.
+    assert Ticket.objects.get(pk=in_flight.pk).status == "used"
+    assert Ticket.objects.filter(place="elsewhere", revocation_datetime__isnull=True).count() == 1
+
+
 # issue() ------------------------------------------------------------------------------
 
 

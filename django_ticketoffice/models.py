@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import itertools
 import uuid
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -15,11 +14,11 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import attempts, claims, codes, hashers
+from . import attempts, claims, codes, hashers, revocation
 from .conf import app_settings
 from .exceptions import TicketUsedError
-from .signals import ticket_issued, ticket_revoked
-from .stamps import REVOKED, get_store, on_ticket_commit
+from .signals import ticket_issued
+from .stamps import on_ticket_commit
 from .states import (
     STATUS_EXPIRED,
     STATUS_LOCKED,
@@ -116,18 +115,7 @@ class TicketQuerySet(models.QuerySet["Ticket"]):
         whose action then fails cannot make its ticket valid again. The
         tickets are those that match when the call starts.
         """
-        # The database this queryset was pinned to with using(), else the primary.
-        using = getattr(self, "_db", None) or router.db_for_write(self.model)
-        # The queryset is read once, as a stream of primary keys; each batch is
-        # then locked and updated by primary key. Asking the queryset again for
-        # every batch would make the database skip or sort every row already
-        # revoked, again and again: quadratic in the size of the revocation.
-        pending = self.using(using).filter(revocation_datetime__isnull=True).order_by("pk")
-        keys = pending.values_list("pk", flat=True).iterator(chunk_size=batch_size)
-        total = 0
-        while batch_keys := list(itertools.islice(keys, batch_size)):
-            total += _revoke_batch(using, batch_keys, request)
-        return total
+        return revocation.revoke_tickets(self, request=request, batch_size=batch_size)
 
     # Like delete(): not on the manager, so that Ticket.objects.revoke() cannot
     # revoke every ticket by accident. Say Ticket.objects.all().revoke().
@@ -150,38 +138,6 @@ class TicketQuerySet(models.QuerySet["Ticket"]):
         return count
 
     unlock.queryset_only = True  # type: ignore[attr-defined]
-
-
-def _revoke_batch(using: str, keys: list[Any], request: HttpRequest | None) -> int:
-    """Revoke the tickets of ``keys`` still unrevoked; return how many were unused."""
-    with transaction.atomic(using=using):
-        # Locked, so that what we read of each row (used or not) is what the
-        # UPDATE changes: a claim waits for this batch, then finds it revoked.
-        rows = list(
-            Ticket._base_manager.using(using)
-            .filter(pk__in=keys, revocation_datetime__isnull=True)
-            .order_by("pk")
-            .select_for_update()
-            .values_list("pk", "uuid", "expiry_datetime", "usage_datetime")
-        )
-        if not rows:
-            return 0
-        # Every row, used ones included (a use in flight may still be undone);
-        # only the unused ones count, and get a stamp.
-        Ticket._base_manager.using(using).filter(pk__in=[row[0] for row in rows]).update(
-            revocation_datetime=timezone.now()
-        )
-        stamped = [(row[1], row[2]) for row in rows if row[3] is None]
-        if stamped:
-            on_ticket_commit(lambda: _after_revoke(stamped, request), Ticket, using=using)
-    return len(stamped)
-
-
-def _after_revoke(
-    tickets: list[tuple[uuid.UUID, datetime | None]], request: HttpRequest | None
-) -> None:
-    get_store().stamp_many(tickets, REVOKED)
-    ticket_revoked.send(sender=Ticket, tickets=[u for u, _ in tickets], request=request)
 
 
 class TicketManager(models.Manager.from_queryset(TicketQuerySet)):  # type: ignore[misc]
@@ -497,18 +453,7 @@ class Ticket(models.Model):
         revocation recorded all the same: if that use then fails, the ticket
         stays revoked instead of becoming valid again.
         """
-        now = timezone.now()
-        tickets = Ticket._base_manager.using(router.db_for_write(Ticket, instance=self)).filter(
-            pk=self.pk, revocation_datetime__isnull=True
-        )
-        if not tickets.filter(usage_datetime__isnull=True).update(revocation_datetime=now):
-            if tickets.update(revocation_datetime=now):
-                self.revocation_datetime = now
-            return False
-        self.revocation_datetime = now
-        stamped = [(self.uuid, self.expiry_datetime)]
-        on_ticket_commit(lambda: _after_revoke(stamped, request), self)
-        return True
+        return revocation.revoke_ticket(self, request=request)
 
     # Re-issue (appended; the admin's "re-issue" button and action) ---------------
 

@@ -260,8 +260,9 @@ def run_command(client: Any, *args: Any) -> Any:
         return connection.read_response()
 
     try:
-        return connection.retry.call_with_retry(
-            send_and_read, lambda _error: connection.disconnect()
-        )
+        retry = getattr(connection, "retry", None)  # redis-py 4.0 and later
+        if retry is None:
+            return send_and_read()
+        return retry.call_with_retry(send_and_read, lambda _error: connection.disconnect())
     finally:
         pool.release(connection)

@@ -491,6 +491,22 @@ def test_bulk_revoke_reads_the_queryset_once_then_works_by_primary_key():
     assert Ticket.objects.filter(place="elsewhere", revocation_datetime__isnull=True).count() == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_bulk_revoke_in_autocommit_commits_each_batch():
+    """Outside any transaction (a management command): the stream of primary keys
+    outlives each batch's commit (a holdable cursor on PostgreSQL), and every
+    batch is stamped as it commits."""
+    from django.db import connection
+
+    assert connection.get_autocommit() and not connection.in_atomic_block
+    tickets = [Ticket.objects.issue("campaign", "visit")[0] for _ in range(7)]
+    with catch(ticket_revoked, "tickets") as batches:
+        assert Ticket.objects.filter(place="campaign").revoke(batch_size=3) == 7
+    assert [len(batch) for batch in batches] == [3, 3, 1]  # one signal per committed batch
+    assert sorted(u for batch in batches for u in batch) == sorted(t.uuid for t in tickets)
+    assert Ticket.objects.filter(place="campaign", revocation_datetime__isnull=True).count() == 0
+
+
 # issue() ------------------------------------------------------------------------------
 
 

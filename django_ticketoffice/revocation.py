@@ -50,8 +50,9 @@ def revoke_tickets(
     revocation recorded too. The tickets are those that match when the call
     starts.
     """
+    model = ticket_model()
     # The database the queryset was pinned to with using(), else the primary.
-    using = getattr(queryset, "_db", None) or router.db_for_write(ticket_model())
+    using = getattr(queryset, "_db", None) or router.db_for_write(model)
     # The queryset is read once, as a stream of primary keys; each batch is
     # then locked and updated by primary key. Asking the queryset again for
     # every batch would make the database skip or sort every row already
@@ -60,7 +61,7 @@ def revoke_tickets(
     keys = pending.values_list("pk", flat=True).iterator(chunk_size=batch_size)
     total = 0
     while batch := list(itertools.islice(keys, batch_size)):
-        total += _revoke_batch(ticket_model(), using, batch, request)
+        total += _revoke_batch(model, using, batch, request)
     return total
 
 

@@ -28,7 +28,8 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from . import hashers
-from .admin_actions import STATUS_CHOICES, Issued, TicketActionsMixin, issued_url
+from .admin_actions import TicketActionsMixin
+from .admin_pages import STATUS_CHOICES, Issued, issued_url
 from .forms import TicketAddForm, TicketChangeForm, configured_targets
 from .models import Ticket, TicketQuerySet
 

@@ -29,9 +29,7 @@ W001 and W006 of earlier versions are now E001 and E002.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import checks
@@ -39,9 +37,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
+from . import setting_values
 from .conf import DEFAULTS, app_settings
-from .stamps import redis_clients
-from .tokens import MAX_TOKEN_LENGTH, token_length
 from .utils import as_lifetime
 
 TAG = "ticketoffice"
@@ -61,15 +58,6 @@ def _import_or_none(path: Any) -> Any:
         return import_string(path)
     except (ImportError, TypeError, ValueError, ImproperlyConfigured):
         return None
-
-
-def _import_problem(path: str) -> str | None:
-    """Say why ``path`` does not import, in the importer's words; None if it does."""
-    try:
-        import_string(path)
-    except (ImportError, TypeError, ValueError, ImproperlyConfigured) as error:
-        return str(error) or type(error).__name__
-    return None
 
 
 def _vendor(database: Any) -> str:
@@ -172,127 +160,10 @@ def check_session(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMe
     ]
 
 
-def _is_positive_number(value: Any, *, integer: bool) -> bool:
-    if isinstance(value, bool):
-        return False
-    if integer:
-        return isinstance(value, int) and value > 0
-    return isinstance(value, (int, float)) and value > 0
-
-
-def _generator_problem(value: Any) -> str | None:
-    if not (isinstance(value, (tuple, list)) and len(value) == 3):
-        return _("it is not a 3-tuple (dotted_path, args, kwargs)")
-    path, args, kwargs = value
-    if not isinstance(path, str) or not isinstance(args, (list, tuple)):
-        return _("the path must be a string and args a list or tuple")
-    if not isinstance(kwargs, dict):
-        return _("kwargs must be a dict")
-    problem = _import_problem(path)
-    if problem:
-        return _("%(path)s does not import: %(problem)s") % {
-            "path": repr(path),
-            "problem": problem,
-        }
-    generator = import_string(path)
-    if not callable(generator):
-        return _("%(path)s is not callable") % {"path": repr(path)}
-    try:
-        sample = str(generator(*args, **kwargs))
-    except Exception as error:
-        return _("calling it raised %(error)s") % {"error": f"{type(error).__name__}: {error}"}
-    length = token_length(sample)
-    if length > MAX_TOKEN_LENGTH:
-        return _(
-            "its secrets make tokens of %(length)d characters, over the %(limit)d "
-            "that read_token() accepts"
-        ) % {"length": length, "limit": MAX_TOKEN_LENGTH}
-    return None
-
-
-def _handler_problem(value: Any) -> str | None:
-    if value is None or (callable(value) and not isinstance(value, str)):
-        return None
-    if not isinstance(value, str):
-        return _("it is a %(type)s, not a callable or its dotted path") % {
-            "type": type(value).__name__
-        }
-    problem = _import_problem(value)
-    if problem:
-        return _("%(path)s does not import: %(problem)s") % {
-            "path": repr(value),
-            "problem": problem,
-        }
-    if not callable(import_string(value)):
-        return _("%(path)s is not callable") % {"path": repr(value)}
-    return None
-
-
-def _base_url_problem(value: Any) -> bool:
-    if value is None:
-        return False
-    if not isinstance(value, str):
-        return True
-    parts = urlsplit(value)
-    return parts.scheme not in ("http", "https") or not parts.netloc
-
-
-def _urls_problem(value: Any) -> str | None:
-    if not isinstance(value, dict):
-        return _("it is a %(type)s, not a dict") % {"type": type(value).__name__}
-    for key, name in value.items():
-        if not isinstance(key, str) or ":" not in key:
-            return _('the key %(key)s is not "place:purpose"') % {"key": repr(key)}
-        if not isinstance(name, str) or not name:
-            return _("the value of %(key)s is not a URL name or path") % {"key": repr(key)}
-    return None
-
-
-def _new_link_urls_problem(value: Any) -> str | None:
-    if value is None or (isinstance(value, str) and value):
-        return None
-    if not isinstance(value, dict):
-        return _("it is a %(type)s, not a URL or a dict") % {"type": type(value).__name__}
-    for key, url in value.items():
-        if not isinstance(key, str) or (key != "*" and ":" not in key):
-            return _('the key %(key)s is neither "place:purpose" nor "*"') % {"key": repr(key)}
-        if not isinstance(url, str) or not url:
-            return _("the value of %(key)s is not a URL name, path or URL") % {"key": repr(key)}
-    return None
-
-
-# Setting -> (test, expected type, in words).
-_TYPED: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "TOKEN_PARAMETER": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
-    "REDIRECT": (lambda v: isinstance(v, bool), "True or False"),
-    "CACHE": (lambda v: isinstance(v, str), "a cache alias (string)"),
-    "REDIS": (
-        lambda v: redis_clients.setting_problem(v) is None,
-        'None, a redis:// URL, or a dict with "URL", "CLUSTER" or "SENTINELS"',
-    ),
-    "CACHE_KEY_PREFIX": (lambda v: isinstance(v, str), "a string"),
-    "SECRET_KEY": (lambda v: v is None or (isinstance(v, str) and v != ""), "None or a string"),
-    "SECRET_KEY_FALLBACKS": (
-        lambda v: isinstance(v, (list, tuple)) and all(isinstance(k, str) for k in v),
-        "a list of strings",
-    ),
-    "MAX_ATTEMPTS": (
-        lambda v: (
-            isinstance(v, dict)
-            and all(
-                k in ("code", "password") and type(n) is int and 1 <= n <= 100 for k, n in v.items()
-            )
-        ),
-        'a dict such as {"code": 5, "password": 10}, each limit from 1 to 100 '
-        "(NIST SP 800-63B allows at most 100 failed attempts)",
-    ),
-}
-
-
 def _fatal_setting_errors() -> list[checks.CheckMessage]:
     """E002-E005: settings without which issuing, refusing or linking always fails."""
     errors: list[checks.CheckMessage] = []
-    problem = _generator_problem(app_settings.PASSWORD_GENERATOR)
+    problem = setting_values.generator_problem(app_settings.PASSWORD_GENERATOR)
     if problem:
         errors.append(
             _error(
@@ -305,7 +176,7 @@ def _fatal_setting_errors() -> list[checks.CheckMessage]:
                 ),
             )
         )
-    problem = _handler_problem(app_settings.REFUSAL_HANDLER)
+    problem = setting_values.handler_problem(app_settings.REFUSAL_HANDLER)
     if problem:
         errors.append(
             _error(
@@ -319,7 +190,7 @@ def _fatal_setting_errors() -> list[checks.CheckMessage]:
             )
         )
     base_url = app_settings.BASE_URL
-    if _base_url_problem(base_url):
+    if setting_values.base_url_problem(base_url):
         errors.append(
             _error(
                 4,
@@ -366,8 +237,13 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             )
         )
     for number, name, finder, example in (
-        (7, "URLS", _urls_problem, '{"louvre:visit": "louvre"}'),
-        (11, "NEW_LINK_URLS", _new_link_urls_problem, '{"louvre:visit": "ask-again", "*": "/"}'),
+        (7, "URLS", setting_values.urls_problem, '{"louvre:visit": "louvre"}'),
+        (
+            11,
+            "NEW_LINK_URLS",
+            setting_values.new_link_urls_problem,
+            '{"louvre:visit": "ask-again", "*": "/"}',
+        ),
     ):
         problem = finder(getattr(app_settings, name))
         if problem:
@@ -386,7 +262,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     durations = (("STAMP_TTL", True), ("CLAIM_TTL", True), ("CACHE_RETRY_INTERVAL", False))
     for name, integer in durations:
         value = getattr(app_settings, name)
-        if not _is_positive_number(value, integer=integer):
+        if not setting_values.is_positive_number(value, integer=integer):
             kind = _("a positive integer") if integer else _("a positive number")
             errors.append(
                 _warning(
@@ -399,7 +275,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                     % {"kind": kind, "default": repr(DEFAULTS[name])},
                 )
             )
-    for name, (test, expected) in _TYPED.items():
+    for name, (test, expected) in setting_values.TYPED.items():
         value = getattr(app_settings, name)
         if not test(value):
             errors.append(

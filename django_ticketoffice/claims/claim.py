@@ -8,23 +8,24 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DatabaseError, connections, router, transaction
+from django.db import connections, router, transaction
 from django.http import HttpRequest, HttpResponseBase
 from django.utils import timezone
 
 from .. import statements
 from ..exceptions import CredentialsError, TicketError, TicketUsedError
-from ..signals import ticket_release_failed, ticket_used
+from ..signals import ticket_used
 from ..stamps import SPENT, USED, get_store, on_ticket_commit, write_back
 from ..states import refusal_for, refusal_for_state
 from ..verification import ticket_by_uuid
+from .release import give_back
+from .responses import conclude_on
 from .sql import (
     claim_any_by_pk,
     claim_any_by_uuid,
     claim_rows,
     claim_single_by_pk,
     claim_single_by_uuid,
-    release_rows,
 )
 
 logger = logging.getLogger("django_ticketoffice.claims")
@@ -310,71 +311,15 @@ class Claim:
     def _release_row(self) -> None:
         if self.claimed_at is None or not (self.single_use or self.row_claimed):
             return
-        ticket, alias, ticket_uuid = self.ticket, self._alias, self.ticket_uuid
-        connection = connections[alias]
-        rows = self.model._base_manager.using(alias).filter(uuid=ticket_uuid)
-
-        def release() -> None:
-            # A revocation recorded meanwhile stays, so the ticket stays refused.
-            if self.single_use:
-                # Only our own claim: the WHERE makes a repeated release a no-op.
-                released = release_rows(rows.filter(usage_datetime=self.claimed_at))
-            else:
-                # Several uses may be in flight: any one of them is ours to give
-                # back, but only once (see below).
-                released = release_rows(rows)
-            if released and ticket is not None:
-                ticket.uses, ticket.usage_datetime = max(ticket.uses - 1, 0), None
-
-        if self.in_transaction:
-            # The claim belongs to the enclosing transaction: if that is broken,
-            # its rollback undoes the claim.
-            try:
-                with transaction.atomic(using=alias):
-                    release()
-            except DatabaseError:
-                logger.info("Ticket %s: claim left to the transaction rollback.", ticket_uuid)
-            return
-        if not self.single_use:
-            # A decrement is not idempotent: if a release failed after the server
-            # ran it, a retry would give back a use that was not ours. So find a
-            # dead connection *before* releasing (the view may have lost it), and
-            # release once; a failure then keeps the use (too strict, never lenient).
-            try:
-                if connection.connection is not None and not connection.is_usable():
-                    logger.warning(
-                        "Ticket %s: releasing its claim on a new connection.", ticket_uuid
-                    )
-                    connection.close()
-                release()
-            except Exception as error:
-                self._release_failed(error)
-            return
-        try:
-            release()
-            return
-        except DatabaseError:
-            # The connection died inside the view (failover, restart, terminated
-            # backend). The claim was committed in autocommit: release it on a
-            # fresh connection.
-            logger.warning("Ticket %s: releasing its claim on a new connection.", ticket_uuid)
-        try:
-            if not connection.in_atomic_block:
-                connection.close()
-            release()
-        except Exception as error:
-            self._release_failed(error)
-
-    def _release_failed(self, error: Exception) -> None:
-        logger.error(
-            "Ticket %s keeps a use although its action failed: the claim could not be "
-            "released (%s: %s). Check the ticket; re-issue it if the holder needs it.",
+        give_back(
+            self.model,
+            self._alias,
             self.ticket_uuid,
-            type(error).__name__,
-            error,
-        )
-        ticket_release_failed.send(
-            sender=self.model, ticket=self.ticket, error=error, request=self.request
+            ticket=self.ticket,
+            claimed_at=self.claimed_at,
+            single_use=self.single_use,
+            in_transaction=self.in_transaction,
+            request=self.request,
         )
 
     # Responses ---------------------------------------------------------------
@@ -388,45 +333,9 @@ class Claim:
 
     def finish(self, response: HttpResponseBase) -> HttpResponseBase:
         """Settle or undo on ``response``; a lazy response decides once it renders."""
-        if self.state != _TAKEN:
-            return response
-        render = getattr(response, "render", None)
-        if callable(render) and not getattr(response, "is_rendered", True):
-            self._after_render(response)
-        else:
-            self.conclude(response.status_code)
+        if self.state == _TAKEN:
+            conclude_on(self, response)
         return response
-
-    def _after_render(self, response: Any) -> None:
-        """Conclude when Django renders ``response``; undo if it fails or never renders.
-
-        The hooks are instance attributes that remove themselves when called,
-        so the response is left as Django made it.
-        """
-        claim = self
-
-        def render() -> Any:
-            del response.render
-            try:
-                rendered = response.render()
-            except BaseException:
-                claim.undo()
-                raise
-            claim.conclude(rendered.status_code)
-            return rendered
-
-        def close() -> None:
-            del response.close
-            try:
-                # Closed without being rendered (a middleware replaced it): the
-                # action did not visibly happen. A no-op once settled. Before
-                # close(), whose request_finished signal closes connections.
-                claim.undo()
-            finally:
-                response.close()
-
-        response.render = render
-        response.close = close
 
 
 def use(ticket: Any, *, request: HttpRequest | None = None) -> None:

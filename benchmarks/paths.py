@@ -42,7 +42,7 @@ class Sizes:
     big_rows: int
 
 
-FULL = Sizes("full", 30, 2, 6, 15, 15, 200, 5, 200, 1_000, 1_000_000)
+FULL = Sizes("full", 30, 2, 12, 60, 40, 200, 5, 200, 1_000, 1_000_000)
 QUICK = Sizes("quick", 3, 1, 2, 3, 3, 50, 2, 20, 1_000, 10_000)
 TINY = Sizes("tiny", 2, 0, 1, 1, 1, 5, 1, 5, 100, 300)
 MODES = {sizes.name: sizes for sizes in (FULL, QUICK, TINY)}

@@ -120,11 +120,15 @@ def targets_table(results: Results) -> Table:
             note = f"control (raw SELECT): {outcome.control.median:.2f}{TIMES}"
         if outcome.note:
             note = f"{note}; {outcome.note}" if note else outcome.note
+        if ratio.median_low <= target.limit <= ratio.median_high:
+            close = "limit inside the median's 95% interval: a close call in this run"
+            note = f"{note}; {close}" if note else close
         rows.append(
             [
                 target.title,
                 target.baseline_label,
                 outcome.text(ratio.median),
+                f"{outcome.text(ratio.median_low)} {DASH} {outcome.text(ratio.median_high)}",
                 f"{outcome.text(ratio.p10)} {DASH} {outcome.text(ratio.p90)}",
                 f"{outcome.rounds_met}/{outcome.rounds}",
                 outcome.text(outcome.unwaited.median) if outcome.unwaited else "—",
@@ -133,7 +137,8 @@ def targets_table(results: Results) -> Table:
                 note,
             ]
         )
-    headers = ["Target", "Compared with", "Ratio (median)", f"p10 {DASH} p90", "Rounds within",
+    headers = ["Target", "Compared with", "Ratio (median)", "Median, 95% interval",
+               f"p10 {DASH} p90", "Rounds within",
                "Without CPU waits", "Limit", "Met", "Notes"]  # fmt: skip
     return Table(headers, rows)
 
@@ -216,7 +221,10 @@ def blocks(results: Results) -> list[tuple[str, Any]]:
         ("p", summary_line(results)
          + " A target is met when the median of its per-round ratios is within the limit "
          "(and, for forgeries, the path made no SQL and no Redis call); *Rounds within* "
-         "counts the rounds whose own ratio was. *Without CPU waits* is the same median "
+         "counts the rounds whose own ratio was. *Median, 95% interval* is how far the "
+         "median itself could move with other rounds (a distribution-free interval, from "
+         "two order statistics of the rounds): where it contains the limit, another run "
+         "may well give the other verdict. *Without CPU waits* is the same median "
          "ratio once the time the benchmark thread spent waiting for a CPU (taken by other "
          "processes; Linux schedstat) is removed from each timed turn: on a busy machine it "
          "is closer to what a quiet one shows, but it cannot remove the delays the database "

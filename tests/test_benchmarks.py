@@ -18,7 +18,15 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from benchmarks.harness import Cluster, Measure, Rounds, Stats, quantile, run_rounds
+from benchmarks.harness import (
+    Cluster,
+    Measure,
+    Rounds,
+    Stats,
+    median_interval,
+    quantile,
+    run_rounds,
+)
 from benchmarks.targets import TARGETS
 
 from .conftest import _missing_service, free_port
@@ -54,6 +62,20 @@ def test_quantiles_and_stats():
     assert (stats.median, stats.q1, stats.q3, stats.n) == (3.0, 2.0, 4.0, 5)
     assert stats.p10 == pytest.approx(1.4)
     assert stats.p90 == pytest.approx(4.6)
+    # Five values say nothing closer about the median than their whole range.
+    assert (stats.median_low, stats.median_high) == (1.0, 5.0)
+
+
+def test_median_interval_is_the_binomial_order_statistics():
+    # The textbook 95% intervals of a median: ranks 10 and 21 of 30, 40 and 61 of 100.
+    assert median_interval([float(v) for v in range(1, 31)]) == (10.0, 21.0)
+    assert median_interval([float(v) for v in range(1, 101)]) == (40.0, 61.0)
+    # Nine values: ranks 2 and 8 (2 x 10/512 = 3.9% outside); eight: the whole range.
+    assert median_interval([float(v) for v in range(1, 10)]) == (2.0, 8.0)
+    assert median_interval([float(v) for v in range(1, 9)]) == (1.0, 8.0)
+    # Unsorted input is the caller's mistake: Stats.of sorts first.
+    stats = Stats.of([float(v) for v in range(30, 0, -1)])
+    assert (stats.median_low, stats.median, stats.median_high) == (10.0, 15.5, 21.0)
 
 
 def test_every_measure_runs_in_every_round_alternating_with_its_cluster():

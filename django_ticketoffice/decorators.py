@@ -137,11 +137,13 @@ def admit(
             else:
                 ticket = verify_session(read_remembered(remembered)[0], place, purpose)
     except TicketError as error:
-        ticket_uuid = error.ticket_uuid
-        if ticket_uuid is None and credentials is not None:
-            ticket_uuid = credentials.uuid
-        elif ticket_uuid is None and remembered is not None:
-            ticket_uuid = _uuid_or_none(read_remembered(remembered)[0])
+        # The error's own uuid, if it names one, is read only by a listener.
+        ticket_uuid = None
+        if not error.names_ticket:
+            if credentials is not None:
+                ticket_uuid = credentials.uuid
+            elif remembered is not None:
+                ticket_uuid = _uuid_or_none(read_remembered(remembered)[0])
         return _refusal(request, error, refusal_handler, place, purpose, ticket_uuid)
     _attach(request, ticket)
     return None

@@ -27,13 +27,31 @@ class TicketError(Exception):
         message: str | None = None,
         *,
         genuine: bool = False,
-        ticket_uuid: uuid.UUID | None = None,
+        ticket_uuid: uuid.UUID | bytes | None = None,
     ) -> None:
         self.message = message or self.default_message
         self.genuine = genuine
-        # The ticket the refusal is about, when known (never a secret).
-        self.ticket_uuid = ticket_uuid
+        self._ticket_uuid = ticket_uuid
         super().__init__(self.message)
+
+    @property
+    def ticket_uuid(self) -> uuid.UUID | None:
+        """The ticket the refusal is about, when known (never a secret)."""
+        value = self._ticket_uuid
+        if isinstance(value, bytes):
+            # A token's 16 raw bytes: made a UUID only if someone asks (a flood
+            # of expired links is refused without building one each).
+            value = self._ticket_uuid = uuid.UUID(bytes=value)
+        return value
+
+    @ticket_uuid.setter
+    def ticket_uuid(self, value: uuid.UUID | None) -> None:
+        self._ticket_uuid = value
+
+    @property
+    def names_ticket(self) -> bool:
+        """True when the refusal knows its ticket, without building its UUID."""
+        return self._ticket_uuid is not None
 
 
 class NoTicketError(TicketError):

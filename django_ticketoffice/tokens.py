@@ -251,9 +251,9 @@ def read_token(token: str, place: str = "", purpose: str = "") -> Credentials:
     flags, uuid_bytes, timestamp = _HEADER.unpack_from(payload)
     if flags >> 4 != VERSION:
         raise CredentialsError("Unsupported ticket token version.")
-    ticket_uuid = uuid.UUID(bytes=uuid_bytes)
     if timestamp and timestamp < time.time():
-        raise TicketExpiredError("The ticket has expired.", genuine=True, ticket_uuid=ticket_uuid)
+        raise TicketExpiredError("The ticket has expired.", genuine=True, ticket_uuid=uuid_bytes)
+    ticket_uuid = uuid.UUID(bytes=uuid_bytes)
     secret_bytes = payload[_HEADER.size :]
     if flags & FLAG_RAW_SECRET:
         secret = _b64encode(secret_bytes).decode("ascii")

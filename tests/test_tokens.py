@@ -99,11 +99,15 @@ def test_signed_expiry_never_precedes_database_expiry():
 
 
 def test_signed_expiry(django_assert_num_queries):
-    _, _, token = unsaved(expiry_datetime=timezone.now() - timedelta(seconds=2))
+    ticket, _, token = unsaved(expiry_datetime=timezone.now() - timedelta(seconds=2))
     with django_assert_num_queries(0), pytest.raises(TicketExpiredError) as raised:
         read_token(token, "louvre", "visit")
     assert raised.value.genuine
     assert raised.value.reason == "expired"
+    # Carried as the token's raw bytes, a UUID once read.
+    assert raised.value.names_ticket
+    assert raised.value.ticket_uuid == ticket.uuid
+    assert isinstance(raised.value.ticket_uuid, uuid.UUID)
 
 
 def test_signed_expiry_refused_before_database(django_assert_num_queries):
@@ -318,3 +322,16 @@ def test_signature_checks_agree_with_itsdangerous(settings):
             assert _verify("louvre", "visit", body, signature) is expected
             assert _verify("louvre", "visit", body + b"!", signature) is False
             assert _verify("orsay", "visit", body, signature) is False
+
+
+def test_refusal_uuid_from_raw_bytes_is_built_once_and_can_be_replaced():
+    ticket_uuid = uuid.uuid4()
+    error = TicketExpiredError(ticket_uuid=ticket_uuid.bytes)
+    assert error.names_ticket
+    first = error.ticket_uuid
+    assert first == ticket_uuid and error.ticket_uuid is first
+    other = uuid.uuid4()
+    error.ticket_uuid = other
+    assert error.ticket_uuid == other
+    nameless = CredentialsError()
+    assert not nameless.names_ticket and nameless.ticket_uuid is None

@@ -148,11 +148,14 @@ def aa_table(results: Results) -> Table:
         [
             title,
             f"{stats.median:.2f}{TIMES}",
+            f"{stats.median_low:.2f}{TIMES} {DASH} {stats.median_high:.2f}{TIMES}",
             f"{stats.p10:.2f}{TIMES} {DASH} {stats.p90:.2f}{TIMES}",
         ]
         for title, stats in aa_checks(results.rounds)
     ]
-    return Table(["A/A check (not a target)", "Ratio (median)", f"p10 {DASH} p90"], rows)
+    headers = ["A/A check (not a target)", "Ratio (median)", "Median, 95% interval",
+               f"p10 {DASH} p90"]  # fmt: skip
+    return Table(headers, rows)
 
 
 def measures_table(results: Results) -> Table:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -27,8 +26,6 @@ from .sql import (
     claim_single_by_pk,
     claim_single_by_uuid,
 )
-
-logger = logging.getLogger("django_ticketoffice.claims")
 
 _NEW, _TAKING, _TAKEN, _SETTLED, _UNDONE = "new", "taking", "taken", "settled", "undone"
 

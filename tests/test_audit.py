@@ -193,6 +193,22 @@ def test_a_replay_flood_costs_a_few_writes(audit, frozen, django_capture_on_comm
     assert [e.count for e in events(kind="refused")] == [1000, 1]
 
 
+def test_a_signed_expired_refusal_names_its_ticket(audit, frozen):
+    # Refused from the token alone (no SQL for the check), its UUID built only
+    # for the listener that records it.
+    ticket, token = Ticket.objects.issue(
+        "louvre", "visit", expiry_datetime=timezone.now() - timedelta(minutes=1)
+    )
+    assert Client().get(link("/peek/", token)).status_code == 403
+    [row] = events(kind="refused")
+    assert (row.ticket_id, row.reason, row.place, row.purpose) == (
+        ticket.uuid,
+        "expired",
+        "louvre",
+        "visit",
+    )
+
+
 def test_processes_share_one_row_per_window(audit, frozen):
     ticket, _ = Ticket.objects.issue("louvre", "visit")
     others = writing.Counter()  # another process's counts
